@@ -1,0 +1,69 @@
+# dosim: every command a user or CI needs. `make` alone lists them.
+#
+# Everything runs from a virtual environment in .venv/, made on first use with $(PYTHON).
+# dosim is installed there (editable, with its dev extra) once, and again only after
+# pyproject.toml changes: the stamp file .venv/.installed records the last install.
+# Nothing is installed or registered outside .venv/.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Put the venv first on PATH for commands that start other programs (kernels, the CLI).
+RUN    := PATH="$(CURDIR)/$(BIN):$$PATH"
+# Jupyter refuses to start as root unless told; containers and CI machines often are root.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+.DEFAULT_GOAL := help
+.PHONY: help install lab test lint demo bench clean
+
+help:
+	@echo 'make lab     set everything up and open the notebooks in JupyterLab'
+	@echo 'make test    set everything up and run the whole test suite'
+	@echo 'make demo    run the demo scenario, writing its tables and plots to out/'
+	@echo 'make bench   run the benchmarks in bench/'
+	@echo 'make lint    check the code with ruff'
+	@echo 'make clean   remove build output, caches and out/ (keeps .venv/)'
+	@echo 'Use another interpreter with PYTHON=..., e.g. make test PYTHON=python3.12'
+
+# The venv's pip marks a usable venv: where ensurepip is missing, `python3 -m venv` fails after
+# creating bin/python, and the next run must try again rather than take the venv as made.
+$(BIN)/pip:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { \
+	  echo "error: '$(PYTHON)' not found. dosim needs Python 3.11 or newer;" \
+	       "name one with PYTHON=..., e.g. make PYTHON=python3.11" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	  echo "error: dosim needs Python 3.11 or newer, and '$(PYTHON)' is" \
+	       "$$($(PYTHON) --version 2>&1). Name another with PYTHON=..." >&2; exit 1; }
+	@echo '$(PYTHON) -m venv $(VENV)'
+	@$(PYTHON) -m venv $(VENV) && test -x $@ || { \
+	  echo "error: '$(PYTHON) -m venv $(VENV)' could not make a virtual environment with pip." >&2; \
+	  echo "On Debian or Ubuntu the venv module (with ensurepip) is a separate package:" >&2; \
+	  echo "    apt-get install python3-venv" >&2; \
+	  echo "then run make again." >&2; exit 1; }
+
+$(STAMP): pyproject.toml | $(BIN)/pip
+	$(BIN)/pip install --disable-pip-version-check --no-input -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+lab: $(STAMP)
+	$(RUN) $(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(LAB_ROOT)
+
+test: $(STAMP)
+	$(RUN) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+demo: $(STAMP)
+	$(RUN) $(BIN)/python -m dosim demo --out out
+
+bench: $(STAMP)
+	$(RUN) $(BIN)/python bench/run.py
+
+clean:
+	rm -rf out build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
+	find . -path ./$(VENV) -prune -o \
+	  \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -prune -exec rm -rf {} +

@@ -1,0 +1,230 @@
+"""The runtime's side of one object id: its queue, its single thread, its incarnations.
+
+An :class:`Actor` exists for every object id that was ever sent an event, and outlives every
+instance of the user's class. It owns what survives a reset (the :class:`~dosim.store.Store`,
+the billing meters) and runs what does not (the instance, its ``ctx.storage`` cache and
+unconfirmed writes).
+
+Events reach the actor in arrival order and wait in one FIFO *ready queue* together with
+handlers whose non-storage wait has ended. The actor's single thread takes the next item
+whenever nothing holds it: that is the *input gate*. A handler holds the thread while it
+computes or waits on storage; it lets go at a timer, an outbound fetch or a call to another
+object, and at its end. ``block_concurrency_while`` holds it across every kind of wait.
+
+The first event of an incarnation runs the constructor; a reset (``ctx.abort()``, a failed
+write, the CPU limit, a ``block_concurrency_while`` that throws or runs too long) throws the
+instance away with its unconfirmed writes, fails every call in progress, and the next event
+runs the constructor again with a new incarnation number.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from . import errors
+from .invocation import Aborted, Invocation
+from .storage import Storage
+from .store import Store
+
+if TYPE_CHECKING:
+    from .call import Call
+    from .namespace import DurableObjectNamespace
+    from .object import DurableObject
+
+__all__ = ['METERS', 'Actor']
+
+METERS = (
+    'requests', 'cpu_ms', 'rows_read', 'rows_written', 'read_units', 'write_units',
+    'delete_requests',
+)
+
+_NEW, _RESUME, _TASK = 0, 1, 2
+
+
+class Actor:
+    """Runtime state of one object id (see the module docstring)."""
+
+    def __init__(self, namespace: DurableObjectNamespace, oid: Any) -> None:
+        self.namespace = namespace
+        self.sim = namespace.sim
+        self.id = oid
+        self.ns_name = namespace.binding
+        self.label = oid.label
+        self.store = Store()
+        self.meters: dict[str, float] = dict.fromkeys(METERS, 0)
+        self.instance: DurableObject | None = None
+        self.ctx: Any = None
+        self.storage: Storage | None = None
+        self.incarnation = 0
+        self.running: Invocation | None = None
+        self.ready: deque[tuple[int, Any, Any, Any]] = deque()
+        self.queued = 0  # new calls waiting in `ready`
+        self.queued_since: deque[float] = deque()
+        self.calls: set[Call] = set()  # arrived and not yet answered
+        self.live: set[Invocation] = set()
+        self._dispatching = False
+        self.constructor_tasks: list[Invocation] | None = None
+        self._trace = self.sim.trace
+
+    # -- recording --------------------------------------------------------------------------
+    def event(self, kind: str, rid: int = -1, detail: str = '') -> None:
+        if self._trace.full:
+            self._trace.event(self.ns_name, self.label, self.incarnation, kind, rid, detail)
+
+    def _busy_changed(self) -> None:
+        busy = bool(self.live) or bool(self.calls)
+        if self.instance is not None:
+            self._trace.state(self.ns_name, self.label, self.incarnation,
+                              'active' if busy else 'idle')
+
+    # -- arrivals ---------------------------------------------------------------------------
+    def receive(self, call: Call) -> None:
+        """A call reached the object: refuse it if overloaded, else queue it."""
+        now = self.sim.env.now
+        call.arrived_ms = now
+        self.meters['requests'] += 1
+        self.event('request_received', call.rid, call.method)
+        cfg = self.sim.config
+        message = None
+        if self.queued >= cfg.overload_max_queued:
+            message = errors.OVERLOADED_QUEUE_DEPTH
+        elif self.queued_since and now - self.queued_since[0] > cfg.overload_max_queue_time_ms:
+            message = errors.OVERLOADED_QUEUE_TIME
+        if message is not None:
+            self.event('overloaded', call.rid, message)
+            call.respond(None, errors.DurableObjectError(message, overloaded=True))
+            return
+        self.calls.add(call)
+        self.queued += 1
+        self.queued_since.append(now)
+        self.ready.append((_NEW, call, None, None))
+        if len(self.calls) == 1 and not self.live:
+            self._busy_changed()
+        self._dispatch()
+
+    def ready_to_resume(self, inv: Invocation, value: Any, exc: BaseException | None) -> None:
+        """A handler's non-storage wait ended: it queues for the thread again."""
+        self.ready.append((_RESUME, inv, value, exc))
+        self._dispatch()
+
+    # -- the thread -------------------------------------------------------------------------
+    def _dispatch(self) -> None:
+        if self._dispatching:
+            return
+        self._dispatching = True
+        try:
+            ready = self.ready
+            while self.running is None and ready:
+                kind, item, value, exc = ready.popleft()
+                if kind == _RESUME:
+                    if not item.dead:
+                        self.running = item
+                        self.event('gate_close', item.rid)
+                        item.resume(value, exc)
+                elif kind == _NEW:
+                    self.queued -= 1
+                    self.queued_since.popleft()
+                    self._start_call(item)
+                else:
+                    self.running = item
+                    item.resume(None, None)
+        finally:
+            self._dispatching = False
+
+    def release(self, inv: Invocation) -> None:
+        """*inv* stops holding the thread (it waits on something that opens the gate)."""
+        if self.running is inv:
+            self.running = None
+            self.event('gate_open', inv.rid)
+            if self.ready:
+                self._dispatch()
+
+    def finished(self, inv: Invocation, value: Any, exc: BaseException | None) -> None:
+        """*inv*'s handler returned or raised."""
+        self.live.discard(inv)
+        inv.on_done(value, exc)
+        if self.running is inv:
+            self.running = None
+        if not self.live and not self.calls:
+            self._busy_changed()
+        if self.ready and not self._dispatching:
+            self._dispatch()
+
+    # -- starting handlers ------------------------------------------------------------------
+    def _start_call(self, call: Call) -> None:
+        if self.instance is None:
+            tasks = self._construct(call)
+            if tasks is None:
+                return
+            if tasks:  # the constructor's block_concurrency_while tasks run first
+                self.ready.appendleft((_NEW, call, None, None))
+                self.queued += 1
+                self.queued_since.appendleft(call.arrived_ms)
+                for task in reversed(tasks):
+                    self.ready.appendleft((_TASK, task, None, None))
+                return
+        handler = call.handler(self.instance)
+        call.started_ms = self.sim.env.now
+        call.incarnation = self.incarnation
+        self.event('request_started', call.rid, call.method)
+        inv = Invocation(self, call.kind, call.rid, call.handler_done)
+        self.live.add(inv)
+        self.running = inv
+        if isinstance(handler, BaseException):
+            self.finished(inv, None, handler)
+            return
+        inv.start(handler, call.args)
+
+    def _construct(self, call: Call) -> list[Invocation] | None:
+        """Run the user's constructor for a new incarnation. Returns the tasks it started
+        with ``block_concurrency_while``, or None if it failed (the call is answered)."""
+        self.incarnation += 1
+        self.storage = Storage(self)
+        self.ctx = self.namespace.make_state(self)
+        cls = self.namespace.cls
+        instance = cls.__new__(cls)
+        instance.ctx = self.ctx
+        instance.env = self.sim.bindings
+        self.event('constructor', call.rid)
+        tasks: list[Invocation] = []
+        self.constructor_tasks = tasks
+        try:
+            instance.__init__(self.ctx, instance.env)
+        except Aborted:
+            return None
+        except Exception as exc:
+            self.storage.dead = True
+            self.storage = self.ctx = None
+            self.calls.discard(call)
+            call.respond(None, errors.DurableObjectError(
+                str(exc), remote=True, error_type=type(exc).__name__))
+            return None
+        finally:
+            self.constructor_tasks = None
+        self.instance = instance
+        self._trace.state(self.ns_name, self.label, self.incarnation, 'active', 'constructor')
+        self.live.update(tasks)
+        return tasks
+
+    # -- resets -----------------------------------------------------------------------------
+    def reset(self, error: errors.DurableObjectError, reason: str) -> None:
+        """Throw the instance away: memory and unconfirmed writes are lost, every call in
+        progress fails with *error*; storage survives; the next event constructs anew."""
+        if self.storage is not None:
+            self.storage.dead = True
+        for inv in self.live:
+            inv.dead = True
+        self.live.clear()
+        calls, self.calls = self.calls, set()
+        self.ready.clear()
+        self.queued = 0
+        self.queued_since.clear()
+        self.running = None
+        self.instance = None
+        self.ctx = None
+        self.storage = None
+        self.event('reset', -1, f'{reason}: {error.message}')
+        self._trace.state(self.ns_name, self.label, self.incarnation, 'evicted', f'reset: {reason}')
+        for call in sorted(calls, key=lambda c: c.rid):
+            call.respond(None, error.copy())

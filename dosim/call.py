@@ -1,0 +1,161 @@
+"""One request or RPC call, from the caller to the object and back.
+
+A :class:`Call` is created by a stub. It leaves the caller (from inside an object: only once
+the caller's output gate is clear), crosses the network, waits in the object's queue, runs
+its handler, waits for the object's output gate, and crosses the network back. Each stage's
+time is kept, and on arrival back at the caller one row is added to ``sim.trace.requests``
+and the caller's event succeeds with the response (or fails with a
+:class:`~dosim.errors.DurableObjectError`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from simpy.events import Event
+
+from . import errors
+from .http import Request, Response
+from .values import clone_in, clone_out
+
+if TYPE_CHECKING:
+    from .actor import Actor
+    from .namespace import DurableObjectStub
+
+__all__ = ['Call']
+
+NAN = math.nan
+_RESERVED = frozenset({
+    'alarm', 'websocket_message', 'websocket_close', 'websocket_error', 'ctx', 'env',
+})
+
+
+class Call:
+    """A request or RPC call in flight (see the module docstring)."""
+
+    __slots__ = (
+        'actor', 'answered', 'args', 'arrived_ms', 'caller', 'done', 'handler_done_ms',
+        'incarnation', 'kind', 'method', 'received_ms', 'released_ms', 'reply_sent_ms', 'rid',
+        'sent_ms', 'started_ms', 'stub',
+    )
+
+    def __init__(self, stub: DurableObjectStub, actor: Actor, kind: str, method: str,
+                 args: tuple[Any, ...], caller: str) -> None:
+        sim = actor.sim
+        self.rid = sim.next_request_id()
+        self.stub = stub
+        self.actor = actor
+        self.kind = kind
+        self.method = method
+        self.args = args
+        self.caller = caller
+        self.done = Event(sim.env)
+        self.done._defused = True  # an unobserved failure is in the trace, not a crash
+        self.answered = False
+        self.incarnation = 0
+        self.sent_ms = sim.env.now
+        self.arrived_ms = self.started_ms = self.handler_done_ms = NAN
+        self.released_ms = self.reply_sent_ms = self.received_ms = NAN
+
+    # -- on the object's side ---------------------------------------------------------------
+    def handler(self, instance: Any) -> Callable[..., Any] | BaseException:
+        """The bound handler this call runs, or the error to answer with."""
+        if self.kind == 'fetch':
+            fn = getattr(instance, 'fetch', None)
+            if fn is None:
+                return TypeError("Handler does not export a fetch() function.")
+            return fn
+        name = self.method
+        fn = None if name.startswith('_') or name in _RESERVED else getattr(instance, name, None)
+        if not callable(fn):
+            return TypeError(f'The RPC receiver does not implement the method "{name}".')
+        return fn
+
+    def handler_done(self, value: Any, exc: BaseException | None) -> None:
+        """The handler ended: the reply waits for the output gate, then leaves."""
+        actor = self.actor
+        self.handler_done_ms = actor.sim.env.now
+        error: errors.DurableObjectError | None = None
+        if exc is None and self.kind == 'fetch' and not isinstance(value, Response):
+            exc = TypeError(
+                "Incorrect type for Promise: the Promise did not resolve to 'Response'."
+            )
+        if exc is None and self.kind == 'rpc':
+            try:
+                value = clone_out(clone_in(value, f'return value of {self.method}()'))
+            except TypeError as clone_error:
+                exc = clone_error
+        if exc is not None:
+            error = _as_remote(exc)
+            value = None
+        actor.event('request_done', self.rid, 'error' if error else 'ok')
+        storage = actor.storage
+        storage.when_confirmed(lambda: self._release(value, error))
+        if error is not None and actor.sim.config.reset_on_uncaught_exception:
+            actor.reset(error, 'uncaught exception')
+
+    def _release(self, value: Any, error: errors.DurableObjectError | None) -> None:
+        actor = self.actor
+        self.released_ms = actor.sim.env.now
+        actor.calls.discard(self)
+        actor.event('response_released', self.rid)
+        if not actor.calls and not actor.live:
+            actor._busy_changed()
+        self.respond(value, error)
+
+    def respond(self, value: Any, error: errors.DurableObjectError | None) -> None:
+        """Send the reply (or *error*) back over the network to the caller."""
+        if self.answered:
+            return
+        self.answered = True
+        sim = self.actor.sim
+        env = sim.env
+        self.reply_sent_ms = env.now
+        if error is not None:
+            self.actor.event('request_failed', self.rid, error.message)
+        delay = sim.network.one_way(self.actor, self.caller)
+        env.timeout(delay).callbacks.append(lambda _ev: self._arrive_back(value, error))
+
+    def _arrive_back(self, value: Any, error: errors.DurableObjectError | None) -> None:
+        sim = self.actor.sim
+        self.received_ms = sim.env.now
+        if error is not None and error.breaks_stub:
+            self.stub._broken = error
+        self.record(error, value.status if isinstance(value, Response) else NAN)
+        if error is None:
+            self.done.succeed(value)
+        else:
+            self.done.fail(error)
+
+    def record(self, error: errors.DurableObjectError | None, http_status: float = NAN) -> None:
+        """Add this call's row to ``sim.trace.requests``."""
+        trace = self.actor.sim.trace
+        trace.request_count += 1
+        if not trace.keep_requests:
+            return
+        out = self.arrived_ms - self.sent_ms if self.arrived_ms == self.arrived_ms else 0.0
+        network = out + (self.received_ms - self.reply_sent_ms)
+        trace.request_rows.append((
+            self.rid, self.caller, self.actor.ns_name, self.actor.label, self.kind, self.method,
+            self.incarnation, self.sent_ms, self.arrived_ms, self.started_ms,
+            self.handler_done_ms, self.released_ms, self.received_ms, network,
+            self.started_ms - self.arrived_ms, self.handler_done_ms - self.started_ms,
+            self.released_ms - self.handler_done_ms, self.received_ms - self.sent_ms,
+            'ok' if error is None else 'error', http_status,
+            '' if error is None else error.message,
+        ))
+
+
+def _as_remote(exc: BaseException) -> errors.DurableObjectError:
+    if isinstance(exc, errors.DurableObjectError):
+        return exc.copy()
+    return errors.DurableObjectError(str(exc), remote=True, error_type=type(exc).__name__)
+
+
+def make_request(url_or_request: Any, method: str, body: Any, headers: Any) -> Request:
+    """The request a ``stub.fetch(...)`` sends."""
+    if isinstance(url_or_request, Request):
+        return url_or_request
+    return Request(url_or_request, method=method, headers=headers, body=body)

@@ -1,0 +1,113 @@
+"""What object code waits on: CPU work, timers and outbound fetches, and the clock.
+
+Inside a handler, the place where TypeScript says ``await`` is a ``yield`` in Python. What is
+yielded decides what the object's *input gate* does while the handler waits:
+
+=============================  ==============================  =================================
+yielded                        input gate                       made by
+=============================  ==============================  =================================
+a storage operation            stays closed                     ``self.ctx.storage.*``
+:func:`compute` (CPU work)     stays closed (the thread is busy) ``dosim.compute(ms)``
+:func:`sleep` (a timer)        opens: other events may run      ``dosim.sleep(ms)``
+:func:`fetch_external`         opens                            ``dosim.fetch_external(...)``
+a call to another object       opens                            ``stub.fetch(...)``, RPC
+any other SimPy event          opens                            ``sim.timeout(ms)`` ...
+=============================  ==============================  =================================
+
+Outside an object (in a client process started with ``sim.process``), :func:`sleep` and
+:func:`fetch_external` are plain SimPy timeouts, and :func:`now` reads the running simulation.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .invocation import Invocation
+    from .simulation import Simulation
+
+__all__ = ['compute', 'fetch_external', 'now', 'sleep']
+
+
+class _Active:
+    """The invocation whose code is running right now, and the simulation being run."""
+
+    __slots__ = ('invocation', 'sim')
+
+    def __init__(self) -> None:
+        self.invocation: Invocation | None = None
+        self.sim: Simulation | None = None
+
+
+active = _Active()
+
+
+class Compute:
+    """Marker: the handler keeps the object's thread busy for *ms* of CPU time."""
+
+    __slots__ = ('ms',)
+
+    def __init__(self, ms: float) -> None:
+        self.ms = ms
+
+
+class Timer:
+    """Marker: a non-storage wait of *ms*; ``gated`` ones (outbound fetches) leave only when
+    the output gate is clear."""
+
+    __slots__ = ('gated', 'kind', 'ms')
+
+    def __init__(self, ms: float, kind: str, gated: bool) -> None:
+        self.ms = ms
+        self.kind = kind
+        self.gated = gated
+
+
+def _duration(name: str, ms: Any) -> float:
+    if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not math.isfinite(ms):
+        raise TypeError(f'{name} must be a finite number of milliseconds, got {ms!r}')
+    if ms < 0:
+        raise ValueError(f'{name} must be >= 0, got {ms!r}')
+    return float(ms)
+
+
+def _current_sim() -> Simulation:
+    inv = active.invocation
+    if inv is not None:
+        return inv.actor.sim
+    if active.sim is None:
+        raise RuntimeError('no simulation is running: call dosim.now() from simulated code')
+    return active.sim
+
+
+def now() -> int:
+    """Epoch milliseconds, like ``Date.now()``: ``sim.start_epoch_ms + sim.now``, floored."""
+    sim = _current_sim()
+    return sim.start_epoch_ms + math.floor(sim.env.now)
+
+
+def compute(ms: float) -> Compute:
+    """CPU work inside a handler: yield it. The thread is busy and CPU time is counted."""
+    ms = _duration('compute(ms)', ms)
+    if active.invocation is None:
+        raise RuntimeError('dosim.compute() is CPU work of an object: call it inside a handler')
+    return Compute(ms)
+
+
+def sleep(ms: float) -> Any:
+    """A timer (``await scheduler.wait(ms)``): yield it. Inside an object the gate opens."""
+    ms = _duration('sleep(ms)', ms)
+    if active.invocation is None:
+        return _current_sim().env.timeout(ms)
+    return Timer(ms, 'sleep', gated=False)
+
+
+def fetch_external(latency_ms: float = 50.0) -> Any:
+    """An outbound ``fetch()`` to a service outside Cloudflare that answers after
+    *latency_ms* (round trip). Inside an object it leaves only once the output gate is clear,
+    and the input gate is open while it is in flight."""
+    ms = _duration('fetch_external(latency_ms)', latency_ms)
+    if active.invocation is None:
+        return _current_sim().env.timeout(ms)
+    return Timer(ms, 'fetch', gated=True)

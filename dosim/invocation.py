@@ -1,0 +1,251 @@
+"""One run of a handler inside an object, and how its ``yield``\\ s are served.
+
+An :class:`Invocation` drives a user's generator the way SimPy's ``Process`` does, but knows
+what each yielded thing means for the object (see :mod:`dosim.context` for the table):
+
+* a storage result that is ready (a cache hit, a ``put``) is sent straight back: no SimPy
+  event, no time passes, the input gate never opens;
+* a storage miss or :func:`~dosim.compute` keeps the object's single thread: the invocation
+  resumes itself after the delay and nothing else runs meanwhile;
+* a timer, an outbound fetch, a call to another object or any SimPy event releases the thread:
+  queued events may run, and this invocation queues up again (FIFO) when its wait ends;
+* a nested frame (a transaction, ``block_concurrency_while``) runs inside this invocation.
+
+Every ``yield`` also ends the current write batch (see :mod:`dosim.storage`).
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from simpy.events import Event
+
+from . import errors
+from .context import Compute, Timer, active
+from .storage import Held, StorageResult
+from .transaction import Nested
+
+if TYPE_CHECKING:
+    from .actor import Actor
+
+__all__ = ['Aborted', 'Invocation']
+
+Done = Callable[[Any, BaseException | None], None]
+
+
+class Aborted(BaseException):
+    """Raised inside user code by ``ctx.abort()``: unwinds the handler; code cannot catch it
+    with ``except Exception``."""
+
+
+class Invocation:
+    """A handler run (request, RPC call, alarm, ``block_concurrency_while`` task)."""
+
+    __slots__ = (
+        '_held', 'actor', 'cpu_ms', 'dead', 'exclusive', 'frames', 'gen', 'kind', 'on_done',
+        'rid', 'storage',
+    )
+
+    def __init__(self, actor: Actor, kind: str, rid: int, on_done: Done) -> None:
+        self.actor = actor
+        self.storage = actor.storage
+        self.kind = kind
+        self.rid = rid
+        self.on_done = on_done
+        self.gen: types.GeneratorType | None = None
+        self.frames: list[tuple[Any, ...]] = []
+        self.exclusive = 0
+        self.cpu_ms = 0.0
+        self.dead = False
+        self._held: tuple[Any, BaseException | None] = (None, None)
+
+    # -- starting ---------------------------------------------------------------------------
+    def start(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        """Call the handler; drive it if it is a generator function."""
+        prev, active.invocation = active.invocation, self
+        try:
+            result = fn(*args)
+        except Aborted:
+            return
+        except Exception as exc:
+            if not self.dead:
+                self._finish(None, exc)
+            return
+        finally:
+            active.invocation = prev
+        if isinstance(result, types.GeneratorType):
+            self.gen = result
+            self.resume(None, None)
+        else:
+            self._finish(result, None)
+
+    def push(self, nested: Nested) -> None:
+        """Run *nested* as this invocation's bottom frame (a task of its own)."""
+        self.gen = nested.gen
+        self.frames.append((None, nested.on_return, nested.on_error, nested.exclusive))
+        self.exclusive += nested.exclusive
+
+    # -- the driver -------------------------------------------------------------------------
+    def resume(self, value: Any, exc: BaseException | None) -> None:
+        """Send *value* (or throw *exc*) into the handler and serve what it yields next."""
+        if self.dead:
+            return
+        prev, active.invocation = active.invocation, self
+        try:
+            self._run(value, exc)
+        finally:
+            active.invocation = prev
+
+    def _run(self, value: Any, exc: BaseException | None) -> None:
+        storage = self.storage
+        while True:
+            gen = self.gen
+            try:
+                target = gen.send(value) if exc is None else gen.throw(exc)
+            except StopIteration as stop:
+                value, exc = stop.value, None
+                if self.dead:
+                    return
+                if self.frames:
+                    value, exc = self._pop_frame(value, None)
+                    if self.dead:
+                        return
+                    if self.gen is not None:
+                        continue
+                self._finish(value, exc)
+                return
+            except Aborted:
+                return
+            except Exception as error:
+                if self.dead:
+                    return
+                value, exc = None, error
+                if self.frames:
+                    value, exc = self._pop_frame(None, error)
+                    if self.dead:
+                        return
+                    if self.gen is not None:
+                        continue
+                self._finish(value, exc)
+                return
+            if self.dead:
+                return
+            if storage.open is not None:
+                storage.end_turn()
+            exc = None
+            kind = type(target)
+            if kind is StorageResult:
+                if target.delay == 0:
+                    value = target.value
+                    continue
+                self._hold(target.delay, target.value)
+                return
+            if kind is Compute:
+                self._compute(target.ms)
+                return
+            if kind is Timer:
+                self._timer(target)
+                return
+            if kind is Nested:
+                self.frames.append((gen, target.on_return, target.on_error, target.exclusive))
+                self.exclusive += target.exclusive
+                self.gen, value = target.gen, None
+                continue
+            if kind is Held:
+                target.register(self._held_done)
+                return
+            if isinstance(target, Event):
+                self._wait_event(target)
+                return
+            value, exc = None, TypeError(
+                f'a handler yielded {target!r}; yield a storage call, dosim.compute(), '
+                'dosim.sleep(), dosim.fetch_external(), a stub call or a SimPy event'
+            )
+
+    def _pop_frame(self, value: Any, exc: BaseException | None) -> tuple[Any, Any]:
+        parent, on_return, on_error, exclusive = self.frames.pop()
+        self.exclusive -= exclusive
+        self.gen = parent
+        if exc is not None:
+            return None, on_error(exc)
+        try:
+            return on_return(value), None
+        except Exception as error:
+            return None, error
+
+    def _finish(self, value: Any, exc: BaseException | None) -> None:
+        storage = self.storage
+        if storage.open is not None:
+            storage.end_turn()
+        self.dead = True
+        self.actor.finished(self, value, exc)
+
+    # -- waits that keep the thread ------------------------------------------------------------
+    def _hold(self, delay: float, value: Any, exc: BaseException | None = None) -> None:
+        self._held = (value, exc)
+        self.actor.sim.env.timeout(delay).callbacks.append(self._held_event)
+
+    def _held_event(self, _event: Event) -> None:
+        value, exc = self._held
+        self.resume(value, exc)
+
+    def _held_done(self) -> None:
+        self.resume(None, None)
+
+    def _compute(self, ms: float) -> None:
+        actor = self.actor
+        limit = actor.sim.config.cpu_limit_ms
+        actor.meters['cpu_ms'] += ms
+        if self.cpu_ms + ms > limit:
+            over = limit - self.cpu_ms
+            self.cpu_ms = limit
+            actor.sim.env.timeout(max(over, 0.0)).callbacks.append(
+                lambda _ev: self.dead or actor.reset(
+                    errors.DurableObjectError(errors.CPU_EXCEEDED, remote=True, breaks_stub=True),
+                    'CPU limit',
+                )
+            )
+            return
+        self.cpu_ms += ms
+        actor.event('compute', self.rid, f'{ms:g} ms')
+        self._hold(ms, None)
+
+    # -- waits that open the input gate ---------------------------------------------------------
+    def _timer(self, timer: Timer) -> None:
+        actor = self.actor
+        actor.event(timer.kind if timer.kind != 'fetch' else 'fetch_external', self.rid,
+                    f'{timer.ms:g} ms')
+        if not self.exclusive:
+            actor.release(self)
+        env = actor.sim.env
+        if timer.gated:
+            self.storage.when_confirmed(
+                lambda: env.timeout(timer.ms).callbacks.append(self._woken)
+            )
+        else:
+            env.timeout(timer.ms).callbacks.append(self._woken)
+
+    def _wait_event(self, event: Event) -> None:
+        if not self.exclusive:
+            self.actor.release(self)
+        if event.callbacks is None:  # already processed
+            self._wake(event._value if event._ok else None, None if event._ok else event._value)
+        else:
+            event.callbacks.append(self._woken)
+
+    def _woken(self, event: Event) -> None:
+        if event._ok:
+            self._wake(event._value, None)
+        else:
+            event._defused = True
+            self._wake(None, event._value)
+
+    def _wake(self, value: Any, exc: BaseException | None) -> None:
+        if self.dead:
+            return
+        if self.exclusive:
+            self.resume(value, exc)
+        else:
+            self.actor.ready_to_resume(self, value, exc)

@@ -1,0 +1,170 @@
+"""Namespaces, ids and stubs: how callers reach an object.
+
+``sim.namespace(binding, cls)`` declares a class of objects, as a ``[[durable_objects.bindings]]``
+entry does in ``wrangler.toml``. From a namespace a caller makes ids (:mod:`dosim.ids`) and
+*stubs*. Making a stub sends nothing and creates nothing; the object comes to life when the
+first call reaches it.
+
+A stub's calls -- ``stub.fetch(...)`` and RPC methods ``stub.<name>(*args)`` -- return SimPy
+events to ``yield``. Calls made on one stub arrive in the order they were made (*E-order*);
+calls on different stubs have no such guarantee. After some errors (an ``abort()``, a reset) a
+stub is *broken*: every later call on it fails at once with the same error, and the caller
+needs a new stub.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from simpy.events import Event
+
+from .actor import Actor
+from .call import Call, make_request
+from .context import active
+from .ids import DurableObjectId
+from .values import clone_in, clone_out
+
+if TYPE_CHECKING:
+    from .object import DurableObject
+    from .simulation import Simulation
+
+__all__ = ['LOCATION_HINTS', 'DurableObjectNamespace', 'DurableObjectStub']
+
+LOCATION_HINTS = (
+    'wnam', 'enam', 'sam', 'weur', 'eeur', 'apac', 'apac-ne', 'apac-se', 'oc', 'afr', 'me'
+)
+STORAGE_BACKENDS = ('sqlite', 'kv')
+
+
+class DurableObjectNamespace:
+    """All objects of one class under one binding name."""
+
+    def __init__(self, sim: Simulation, binding: str, cls: type[DurableObject],
+                 storage: str = 'sqlite', unique_key: str | None = None) -> None:
+        if storage not in STORAGE_BACKENDS:
+            raise ValueError(f"storage must be 'sqlite' or 'kv', got {storage!r}")
+        if unique_key is not None and not isinstance(unique_key, str):
+            raise TypeError(f'unique_key must be a string, got {unique_key!r}')
+        self.sim = sim
+        self.binding = binding
+        self.key = binding if unique_key is None else unique_key
+        self.cls = cls
+        self.storage = storage
+        self.actors: dict[str, Actor] = {}
+        self._names: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f'DurableObjectNamespace({self.binding!r}, {self.cls.__name__}, {self.storage})'
+
+    # -- ids --------------------------------------------------------------------------------
+    def id_from_name(self, name: str) -> DurableObjectId:
+        """The id for *name*: always the same for the same name in this namespace."""
+        if not isinstance(name, str):
+            raise TypeError(f'id_from_name(name): name must be a string, got {name!r}')
+        oid = DurableObjectId.from_name(self.key, name)
+        self._names[str(oid)] = name
+        return oid
+
+    def new_unique_id(self) -> DurableObjectId:
+        """A fresh random id, drawn from the simulation's ``'ids'`` stream."""
+        bits = self.sim.streams.get('ids').getrandbits(128)
+        return DurableObjectId.from_random(self.key, bits)
+
+    def id_from_string(self, text: str) -> DurableObjectId:
+        """Parse ``str(id)`` back into an id; refuses malformed ids and other namespaces'."""
+        oid = DurableObjectId.parse(self.key, text)
+        oid.name = self._names.get(text)
+        return oid
+
+    # -- stubs ------------------------------------------------------------------------------
+    def get(self, oid: DurableObjectId, location_hint: str | None = None) -> DurableObjectStub:
+        """A stub for the object *oid*. Nothing is sent until a call is made."""
+        if not isinstance(oid, DurableObjectId):
+            raise TypeError(f'get(id): id must be a DurableObjectId, got {oid!r}')
+        if oid.namespace_key != self.key:
+            raise TypeError(
+                f'get(id): id belongs to namespace {oid.namespace_key!r}, not {self.key!r}'
+            )
+        if location_hint is not None and location_hint not in LOCATION_HINTS:
+            raise ValueError(
+                f'get(id, location_hint): unknown location hint {location_hint!r}; '
+                f'use one of {", ".join(LOCATION_HINTS)}'
+            )
+        return DurableObjectStub(self, oid, location_hint)
+
+    def get_by_name(self, name: str) -> DurableObjectStub:
+        """Shorthand for ``get(id_from_name(name))``."""
+        return self.get(self.id_from_name(name))
+
+    # -- runtime ----------------------------------------------------------------------------
+    def actor(self, oid: DurableObjectId) -> Actor:
+        """The runtime record of *oid*, created on first use."""
+        key = str(oid)
+        actor = self.actors.get(key)
+        if actor is None:
+            if oid.name is None and key in self._names:
+                oid = DurableObjectId(key, self.key, self._names[key])
+            actor = self.actors[key] = Actor(self, oid)
+        return actor
+
+    def make_state(self, actor: Actor) -> Any:
+        from .state import DurableObjectState
+
+        return DurableObjectState(actor)
+
+
+class DurableObjectStub:
+    """A client for one object. ``fetch`` and RPC methods return events to ``yield``."""
+
+    def __init__(self, namespace: DurableObjectNamespace, oid: DurableObjectId,
+                 location_hint: str | None) -> None:
+        self._ns = namespace
+        self._broken: Any = None
+        self._last_arrival = -math.inf
+        self.id = oid
+        self.name = oid.name
+        self.location_hint = location_hint
+
+    def __repr__(self) -> str:
+        return f'DurableObjectStub({self._ns.binding}, {self.id.label})'
+
+    def fetch(self, url_or_request: Any, method: str = 'GET', body: Any = None,
+              headers: Any = None) -> Event:
+        """Send an HTTP request; the event's value is the :class:`~dosim.Response`."""
+        request = make_request(url_or_request, method, body, headers)
+        return self._call('fetch', request.method, (request,))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith('_'):
+            raise AttributeError(name)
+
+        def rpc(*args: Any) -> Event:
+            copied = tuple(clone_out(clone_in(a, f'{name}() argument')) for a in args)
+            return self._call('rpc', name, copied)
+
+        rpc.__name__ = name
+        return rpc
+
+    def _call(self, kind: str, method: str, args: tuple[Any, ...]) -> Event:
+        actor = self._ns.actor(self.id)
+        inv = active.invocation
+        call = Call(self, actor, kind, method, args, 'client' if inv is None else inv.actor.label)
+        if self._broken is not None:
+            error = self._broken.copy(remote=False)
+            call.answered = True
+            call.reply_sent_ms = call.received_ms = call.sent_ms
+            call.record(error)
+            call.done.fail(error)
+        elif inv is not None:
+            inv.storage.when_confirmed(lambda: self._depart(call))
+        else:
+            self._depart(call)
+        return call.done
+
+    def _depart(self, call: Call) -> None:
+        sim = self._ns.sim
+        env = sim.env
+        arrive = max(env.now + sim.network.one_way(call.caller, call.actor), self._last_arrival)
+        self._last_arrival = arrive
+        env.timeout(arrive - env.now).callbacks.append(lambda _ev: call.actor.receive(call))

@@ -1,0 +1,128 @@
+"""The :class:`Simulation`: one SimPy environment with a Cloudflare runtime around it.
+
+A simulation owns the clock (milliseconds since start; object code sees epoch milliseconds
+through :func:`dosim.now`), every random stream (:mod:`dosim.streams`), the network, the
+faults, the namespaces and the trace. Two simulations with the same seed, config and model
+produce identical frames.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Generator
+from typing import Any
+
+import pandas as pd
+import simpy
+
+from .actor import METERS
+from .config import Config
+from .context import active
+from .faults import Faults
+from .namespace import DurableObjectNamespace
+from .network import Network
+from .object import DurableObject, Env
+from .streams import Streams
+from .trace import Trace
+
+__all__ = ['Simulation']
+
+
+class Simulation:
+    """``Simulation(seed=0, config=None)``: see the module docstring."""
+
+    def __init__(self, seed: int = 0, config: Config | None = None) -> None:
+        if config is None:
+            config = Config()
+        elif not isinstance(config, Config):
+            raise TypeError(f'config must be a dosim.Config, got {type(config).__name__}')
+        self.config = config
+        self.seed = seed
+        self.streams = Streams(seed)
+        self.env = simpy.Environment()
+        self.trace = Trace(config.trace_level, self.env)
+        self.network = Network(self)
+        self.faults = Faults(self)
+        self.namespaces: dict[str, DurableObjectNamespace] = {}
+        self.bindings = Env(self)
+        self._request_ids = 0
+
+    # -- the clock ----------------------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        """Simulated milliseconds since the start."""
+        return self.env.now
+
+    @property
+    def start_epoch_ms(self) -> int:
+        """The wall clock (epoch ms) at simulated time 0."""
+        return self.config.start_epoch_ms
+
+    def timeout(self, ms: float, value: Any = None) -> simpy.Timeout:
+        """A SimPy timeout of *ms* milliseconds."""
+        return self.env.timeout(ms, value)
+
+    def process(self, generator: Generator[Any, Any, Any]) -> simpy.Process:
+        """Start a client process (a generator yielding SimPy events, stub calls ...)."""
+        if not isinstance(generator, types.GeneratorType):
+            raise TypeError(
+                f'process() needs a generator (call your generator function), got {generator!r}'
+            )
+        return self.env.process(generator)
+
+    def run(self, until: float | simpy.Event | None = None) -> Any:
+        """Run until a time in ms, until an event fires, or until nothing is left to do."""
+        prev, active.sim = active.sim, self
+        try:
+            return self.env.run(until=until)
+        finally:
+            active.sim = prev
+
+    def stream(self, name: str) -> Any:
+        """The simulation's random stream *name* (a ``random.Random``)."""
+        return self.streams.get(name)
+
+    # -- the model ----------------------------------------------------------------------------
+    def namespace(self, binding: str, cls: type[DurableObject], storage: str = 'sqlite',
+                  unique_key: str | None = None) -> DurableObjectNamespace:
+        """Declare the objects of class *cls*, bound as *binding* (``self.env.<binding>``);
+        *storage* is ``'sqlite'`` (the default backend) or ``'kv'`` (legacy). *unique_key*
+        is the namespace's identity, from which its ids derive: the binding name by default
+        (Miniflare uses ``'<worker name>-<class name>'``)."""
+        if not isinstance(binding, str) or not binding.isidentifier():
+            raise ValueError(f'namespace(binding): binding must be an identifier, got {binding!r}')
+        if binding in self.namespaces:
+            raise ValueError(f'namespace(binding): {binding!r} is already bound')
+        if not (isinstance(cls, type) and issubclass(cls, DurableObject)):
+            raise TypeError(f'namespace(cls): cls must subclass dosim.DurableObject, got {cls!r}')
+        ns = DurableObjectNamespace(self, binding, cls, storage, unique_key)
+        self.namespaces[binding] = ns
+        return ns
+
+    def next_request_id(self) -> int:
+        self._request_ids += 1
+        return self._request_ids
+
+    # -- results ------------------------------------------------------------------------------
+    @property
+    def meters(self) -> pd.DataFrame:
+        """Billing meters: one row per object ever addressed, one column per meter
+        (requests, cpu_ms, rows_read, rows_written, read_units, write_units,
+        delete_requests)."""
+        rows = [
+            (ns.binding, actor.label, *(actor.meters[m] for m in METERS))
+            for ns in self.namespaces.values()
+            for actor in ns.actors.values()
+        ]
+        return pd.DataFrame(rows, columns=['namespace', 'object', *METERS])
+
+    def storage_of(self, namespace: str, name_or_id: Any) -> dict[str, Any]:
+        """The confirmed storage of one object, as a dict in key order (for inspection)."""
+        from .values import clone_out
+
+        ns = self.namespaces[namespace]
+        oid = ns.id_from_name(name_or_id) if isinstance(name_or_id, str) else name_or_id
+        actor = ns.actors.get(str(oid))
+        if actor is None:
+            return {}
+        return {k: clone_out(actor.store.data[k]) for k in sorted(actor.store.data)}

@@ -1,0 +1,104 @@
+"""``ctx``: what the runtime gives an object about itself (``DurableObjectState``).
+
+``ctx.id`` and ``ctx.storage`` (a fresh :class:`~dosim.storage.Storage` each incarnation),
+``ctx.block_concurrency_while(fn)``, ``ctx.wait_until(event)`` and ``ctx.abort(reason)``.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from simpy.events import Event
+
+from . import errors
+from .context import active
+from .invocation import Aborted, Invocation
+from .storage import StorageResult
+from .transaction import Nested
+
+if TYPE_CHECKING:
+    from .actor import Actor
+
+__all__ = ['DurableObjectState']
+
+
+class DurableObjectState:
+    """The ``ctx`` of one object incarnation."""
+
+    def __init__(self, actor: Actor) -> None:
+        self._actor = actor
+        self._incarnation = actor.incarnation
+        self.id = actor.id
+        self.storage = actor.storage
+        self.pending: list[Event] = []
+
+    def block_concurrency_while(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn()`` with every other event held back until it ends; yield the result for
+        ``fn``'s value. Called in the constructor it runs before the first event. If ``fn``
+        raises, or runs past ``Config.block_concurrency_timeout_ms``, the object is reset."""
+        if not callable(fn):
+            raise TypeError(f'block_concurrency_while(fn): fn must be callable, got {fn!r}')
+        actor = self._actor
+        result = fn()
+        if not isinstance(result, types.GeneratorType):
+            return StorageResult(result)
+        guard = _Guard(actor, self._incarnation)
+        nested = Nested(result, guard.returned, guard.raised, exclusive=True)
+        actor.event('block_concurrency', -1, getattr(fn, '__name__', 'fn'))
+        if active.invocation is None and actor.constructor_tasks is not None:
+            task = Invocation(actor, 'block_concurrency_while', -1, lambda _v, _e: None)
+            task.push(nested)
+            actor.constructor_tasks.append(task)
+            return None
+        return nested
+
+    def wait_until(self, event: Event) -> None:
+        """Keep the object in memory until *event* fires (at most 15 min)."""
+        if not isinstance(event, Event):
+            raise TypeError(f'wait_until(event): expected a SimPy event, got {event!r}')
+        self.pending.append(event)
+
+    def abort(self, reason: str | None = None) -> None:
+        """Reset the object now: memory and unconfirmed writes are lost, the callers of
+        every event in progress get an error, and their stubs are broken. Cannot be caught."""
+        if reason is not None and not isinstance(reason, str):
+            raise TypeError(f'abort(reason): reason must be a string, got {reason!r}')
+        actor = self._actor
+        if actor.incarnation == self._incarnation and actor.ctx is self:
+            error = errors.DurableObjectError(reason or errors.ABORTED, remote=True,
+                                              breaks_stub=True, durable_object_reset=True)
+            actor.reset(error, 'abort')
+        raise Aborted(reason)
+
+
+class _Guard:
+    """Watches one ``block_concurrency_while`` callback: resets the object if it raises or
+    outlives its time limit."""
+
+    def __init__(self, actor: Actor, incarnation: int) -> None:
+        self.actor = actor
+        self.incarnation = incarnation
+        self.running = True
+        env = actor.sim.env
+        env.timeout(actor.sim.config.block_concurrency_timeout_ms).callbacks.append(self._late)
+
+    def returned(self, value: Any) -> Any:
+        self.running = False
+        return value
+
+    def raised(self, exc: BaseException) -> BaseException:
+        self.running = False
+        error = errors.DurableObjectError(str(exc), remote=True, error_type=type(exc).__name__,
+                                          breaks_stub=True, durable_object_reset=True)
+        self.actor.reset(error, 'block_concurrency_while threw')
+        return exc
+
+    def _late(self, _event: Event) -> None:
+        actor = self.actor
+        if self.running and actor.incarnation == self.incarnation and actor.ctx is not None:
+            self.running = False
+            error = errors.DurableObjectError(errors.BLOCK_CONCURRENCY_TIMEOUT, breaks_stub=True,
+                                              durable_object_reset=True)
+            actor.reset(error, 'block_concurrency_while timed out')

@@ -1,0 +1,398 @@
+"""``ctx.storage``: the asynchronous KV API, write coalescing and the output gate.
+
+One :class:`Storage` exists per *incarnation* of an object (a constructor run); the data it
+reads and writes outlives it in the object's :class:`~dosim.store.Store`.
+
+Writes
+    ``put`` and ``delete`` take effect at once for this object's own reads (read-your-writes)
+    and go into the open *write batch*. The batch closes at the handler's next ``yield`` (any
+    ``yield``) or when the handler ends, and is then flushed: it is confirmed
+    ``Config.write_confirm_ms_<backend>`` later, all of it or none of it. So
+    ``put('k', 1); put('k', 3); put('k', 4)`` with no ``yield`` between flushes only ``k=4``,
+    and a crash before the confirmation loses the whole batch, never part of it.
+
+The output gate
+    Nothing leaves the object -- a response, an outbound fetch, a call to another object --
+    until every write issued before it is confirmed (:meth:`Storage.when_confirmed`). If a
+    write fails to confirm, the object is reset and whatever waited on the gate is dropped:
+    no caller is ever told "done" for a write that was lost.
+
+Reads and the cache
+    A read of a key this incarnation has already read or written is a cache hit and costs no
+    time; otherwise it costs ``Config.read_miss_ms_<backend>``. Either way the input gate stays
+    closed while the handler waits (see :mod:`dosim.context`).
+
+Each method returns a value to ``yield``, as ``await`` in TypeScript; ``put`` and ``delete``
+work without it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import errors
+from .context import active
+from .store import DELETED
+from .values import clone_in, clone_out, key_bytes, value_bytes
+
+if TYPE_CHECKING:
+    from .actor import Actor
+
+__all__ = ['Held', 'Storage', 'StorageResult']
+
+_MISSING: Any = object()
+
+
+class StorageResult:
+    """What a storage call returns: its *value*, ready after *delay* ms (0 for cache hits)."""
+
+    __slots__ = ('delay', 'value')
+
+    def __init__(self, value: Any, delay: float = 0.0) -> None:
+        self.value = value
+        self.delay = delay
+
+
+class Held:
+    """A storage wait of unknown length (``sync()``): the gate stays closed until the
+    runtime calls back. *register* receives that callback."""
+
+    __slots__ = ('register',)
+
+    def __init__(self, register: Callable[[Callable[[], None]], None]) -> None:
+        self.register = register
+
+
+class WriteBatch:
+    """Writes with no ``yield`` between them: confirmed, or lost, together."""
+
+    __slots__ = ('clear', 'confirm_at', 'seq', 'waiters', 'writes')
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+        self.writes: dict[str, Any] = {}
+        self.clear = False
+        self.confirm_at = math.nan
+        self.waiters: list[Callable[[], None]] = []
+
+
+_DONE = StorageResult(None)
+
+
+class Storage:
+    """The storage API of one object incarnation (see the module docstring)."""
+
+    def __init__(self, actor: Actor) -> None:
+        self._actor = actor
+        self._store = actor.store
+        cfg = actor.sim.config
+        self.backend = actor.namespace.storage
+        kv = self.backend == 'kv'
+        self._miss_ms = cfg.read_miss_ms_kv if kv else cfg.read_miss_ms_sqlite
+        self._confirm_ms = cfg.write_confirm_ms_kv if kv else cfg.write_confirm_ms_sqlite
+        self._meters = actor.meters
+        self._trace = actor.sim.trace
+        self.overlay: dict[str, tuple[Any, int]] = {}
+        self.cached: set[str] = set()
+        self.all_cached = False
+        self.open: WriteBatch | None = None
+        self.pending: deque[WriteBatch] = deque()
+        self._clear_seq: int | None = None
+        self._seq = 0
+        self._last_confirm = -math.inf
+        self.dead = False
+
+    # -- validation ---------------------------------------------------------------------
+    def _live(self) -> None:
+        if self.dead:
+            raise errors.DurableObjectError(
+                'Durable Object storage is no longer available: this instance was reset.',
+                retryable=True,
+            )
+
+    def _key(self, key: Any, op: str) -> str:
+        if not isinstance(key, str):
+            raise TypeError(f'storage.{op}(): keys must be strings, got {key!r}')
+        if self.backend == 'kv':
+            size = key_bytes(key)
+            limit = self._actor.sim.config.kv_max_key_bytes
+            if size > limit:
+                raise errors.StorageLimitError(
+                    f'Keys cannot be larger than {limit} bytes. A key of size {size} was provided.'
+                )
+        return key
+
+    def _keys(self, keys: Any, op: str) -> list[str]:
+        if not isinstance(keys, (list, tuple, dict)):
+            self._key(keys, op)  # raises: not a string
+        keys = list(keys)
+        limit = self._actor.sim.config.max_keys_per_call
+        if len(keys) > limit:
+            raise errors.StorageLimitError(
+                f'Maximum number of key value pairs is {limit}. {len(keys)} pairs were provided.'
+            )
+        return [self._key(k, op) for k in keys]
+
+    def _stored(self, key: str, value: Any) -> Any:
+        if value is None:
+            raise TypeError(
+                f'storage.put({key!r}): the value is None, which would read back as missing; '
+                'use delete()'
+            )
+        stored = clone_in(value, f'storage.put({key!r})')
+        cfg = self._actor.sim.config
+        size = value_bytes(stored)
+        if self.backend == 'kv':
+            if size > cfg.kv_max_value_bytes + cfg.kv_value_allowance_bytes:
+                raise errors.StorageLimitError(
+                    f'Values cannot be larger than {cfg.kv_max_value_bytes} bytes. '
+                    f'A value of size {size} was provided.'
+                )
+        elif key_bytes(key) + size + cfg.sqlite_row_overhead_bytes > cfg.sqlite_max_row_bytes:
+            raise errors.StorageLimitError('string or blob too big: SQLITE_TOOBIG')
+        return stored
+
+    # -- reads --------------------------------------------------------------------------
+    def _read(self, key: str) -> tuple[Any, bool]:
+        entry = self.overlay.get(key)
+        if entry is not None:
+            return entry[0], True
+        hit = self.all_cached or key in self.cached
+        if not hit:
+            self.cached.add(key)
+        if self._clear_seq is not None:
+            return DELETED, hit
+        return self._store.data.get(key, DELETED), hit
+
+    def _bill_read(self, stored: Any, count: int = 1) -> None:
+        m = self._meters
+        if self.backend == 'kv':
+            size = 0 if stored is DELETED else value_bytes(stored)
+            m['read_units'] += max(1, math.ceil(size / self._actor.sim.config.billing_unit_bytes))
+        else:
+            m['rows_read'] += count
+
+    def get(self, key: str | list[str]) -> StorageResult:
+        """The value of *key* (``None`` if missing), or for a list of keys a dict of the
+        present ones in key order."""
+        self._live()
+        if isinstance(key, str):
+            self._key(key, 'get')
+            stored, hit = self._read(key)
+            self._bill_read(stored)
+            self._event('storage_get', key)
+            value = None if stored is DELETED else clone_out(stored)
+            if hit and value is None:
+                return _DONE
+            return StorageResult(value, 0.0 if hit else self._miss_ms)
+        found: dict[str, Any] = {}
+        all_hit = True
+        for k in sorted(set(self._keys(key, 'get'))):
+            stored, hit = self._read(k)
+            all_hit = all_hit and hit
+            self._bill_read(stored)
+            if stored is not DELETED:
+                found[k] = clone_out(stored)
+        self._event('storage_get', f'{len(found)} keys')
+        return StorageResult(found, 0.0 if all_hit else self._miss_ms)
+
+    def list(
+        self,
+        prefix: str | None = None,
+        start: str | None = None,
+        start_after: str | None = None,
+        end: str | None = None,
+        limit: int | None = None,
+        reverse: bool = False,
+    ) -> StorageResult:
+        """Entries in UTF-8 key order as a dict: *start* inclusive, *start_after* exclusive
+        (not both), *end* exclusive, *prefix* a filter, *reverse* descending (start and end
+        keep their meaning), *limit* the most entries returned."""
+        self._live()
+        for name, val in (('prefix', prefix), ('start', start), ('start_after', start_after),
+                          ('end', end)):
+            if val is not None and not isinstance(val, str):
+                raise TypeError(f'storage.list(): {name} must be a string, got {val!r}')
+        if start is not None and start_after is not None:
+            raise TypeError('list() cannot be called with both start and startAfter values.')
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, (int, float)):
+                raise TypeError(f'storage.list(): limit must be a number, got {limit!r}')
+            if limit <= 0:
+                raise TypeError('List limit must be positive.')
+            limit = max(1, int(limit))
+        low = max(start or '', start_after or '', prefix or '')
+        keys = set() if self._clear_seq is not None else set(self._store.keys_between(low, end))
+        keys.update(k for k in self.overlay if k >= low and (end is None or k < end))
+        found: dict[str, Any] = {}
+        for k in sorted(keys, reverse=bool(reverse)):
+            if (prefix is not None and not k.startswith(prefix)) or k == start_after:
+                continue
+            stored = self._read(k)[0]
+            if stored is DELETED:
+                continue
+            found[k] = clone_out(stored)
+            if limit is not None and len(found) >= limit:
+                break
+        self._bill_list(found)
+        hit = self.all_cached
+        if all(v is None for v in (prefix, start, start_after, end, limit)):
+            self.all_cached = True
+        self._event('storage_list', f'{len(found)} keys')
+        return StorageResult(found, 0.0 if hit else self._miss_ms)
+
+    def _bill_list(self, found: dict[str, Any]) -> None:
+        if self.backend == 'kv':
+            size = sum(key_bytes(k) + value_bytes(clone_in(v, 'list')) for k, v in found.items())
+            unit = self._actor.sim.config.billing_unit_bytes
+            self._meters['read_units'] += max(1, math.ceil(size / unit))
+        else:
+            self._meters['rows_read'] += max(1, len(found))
+
+    # -- writes -------------------------------------------------------------------------
+    def _batch(self) -> WriteBatch:
+        batch = self.open
+        if batch is None:
+            self._seq += 1
+            batch = self.open = WriteBatch(self._seq)
+        return batch
+
+    def _write(self, key: str, stored: Any) -> None:
+        batch = self._batch()
+        batch.writes[key] = stored
+        self.overlay[key] = (stored, batch.seq)
+        self.cached.add(key)
+        m = self._meters
+        if self.backend == 'kv':
+            if stored is DELETED:
+                m['delete_requests'] += 1
+            else:
+                size = key_bytes(key) + value_bytes(stored)
+                unit = self._actor.sim.config.billing_unit_bytes
+                m['write_units'] += max(1, math.ceil(size / unit))
+        else:
+            m['rows_written'] += 1
+
+    def put(self, key: str | dict[str, Any], value: Any = _MISSING) -> StorageResult:
+        """Store *value* under *key*, or every pair of a dict (at most 128)."""
+        self._live()
+        if value is _MISSING:
+            if not isinstance(key, dict):
+                raise TypeError('storage.put(): give a key and a value, or a dict of entries')
+            pairs = [(k, self._stored(k, key[k])) for k in self._keys(key, 'put')]
+        else:
+            self._key(key, 'put')
+            pairs = [(key, self._stored(key, value))]
+        for k, stored in pairs:
+            self._write(k, stored)
+        self._event('storage_put', pairs[0][0] if len(pairs) == 1 else f'{len(pairs)} keys')
+        return _DONE
+
+    def delete(self, key: str | list[str]) -> StorageResult:
+        """Delete *key* (value: whether it existed), or a list of keys (value: how many did)."""
+        self._live()
+        single = isinstance(key, str)
+        keys = [self._key(key, 'delete')] if single else self._keys(key, 'delete')
+        existed, all_hit = 0, True
+        for k in keys:
+            stored, hit = self._read(k)
+            all_hit = all_hit and hit
+            existed += stored is not DELETED
+            self._write(k, DELETED)
+        self._event('storage_delete', keys[0] if single else f'{len(keys)} keys')
+        value: Any = bool(existed) if single else existed
+        return StorageResult(value, 0.0 if all_hit else self._miss_ms)
+
+    def delete_all(self) -> StorageResult:
+        """Delete every key (atomically, as on the SQLite backend)."""
+        self._live()
+        batch = self._batch()
+        batch.writes.clear()
+        batch.clear = True
+        self._clear_seq = batch.seq
+        self.overlay.clear()
+        self.cached.clear()
+        self.all_cached = True
+        self._meters['rows_written' if self.backend == 'sqlite' else 'delete_requests'] += 1
+        self._event('storage_delete_all')
+        return _DONE
+
+    def transaction(self, fn: Callable[..., Any]) -> Any:
+        """Run ``fn(txn)`` atomically: its writes commit together when it returns, and are
+        discarded if it raises or calls ``txn.rollback()``. Yield it for ``fn``'s value."""
+        self._live()
+        from .transaction import start_transaction
+
+        return start_transaction(self, fn)
+
+    def sync(self) -> StorageResult | Held:
+        """Resolves once every write issued so far is confirmed."""
+        self._live()
+        if self.open is None and not self.pending:
+            return _DONE
+        self._event('storage_sync')
+        return Held(self.when_confirmed)
+
+    # -- batches and the output gate -------------------------------------------------------
+    def end_turn(self) -> None:
+        """Close the open write batch (the handler yielded or ended) and flush it."""
+        batch = self.open
+        if batch is None:
+            return
+        self.open = None
+        actor = self._actor
+        env = actor.sim.env
+        confirm_at = max(env.now + self._confirm_ms, self._last_confirm)
+        self._last_confirm = batch.confirm_at = confirm_at
+        self.pending.append(batch)
+        self._event('flush', f'batch {batch.seq}: {len(batch.writes)} keys'
+                    + (' after delete_all' if batch.clear else ''))
+        env.timeout(confirm_at - env.now).callbacks.append(lambda _ev: self._confirm(batch))
+
+    def _confirm(self, batch: WriteBatch) -> None:
+        if self.dead:
+            return
+        actor = self._actor
+        if actor.sim.faults.write_fails(actor):
+            self._event('write_failed', f'batch {batch.seq}')
+            actor.reset(errors.DurableObjectError(errors.RESET_BY_WRITE_FAILURE, retryable=True,
+                                             breaks_stub=True), 'write failed')
+            return
+        self.pending.popleft()
+        self._store.apply(batch.writes, batch.clear)
+        overlay = self.overlay
+        for key in batch.writes:
+            entry = overlay.get(key)
+            if entry is not None and entry[1] == batch.seq:
+                del overlay[key]
+        if self._clear_seq == batch.seq:
+            self._clear_seq = None
+        self._event('confirm', f'batch {batch.seq}')
+        for callback in batch.waiters:
+            callback()
+
+    def when_confirmed(self, callback: Callable[[], None]) -> None:
+        """Call *callback* once every write issued so far is confirmed (at once if none is
+        pending). If a write fails first, it is never called: the object was reset."""
+        batch = self.open
+        if batch is None and self.pending:
+            batch = self.pending[-1]
+        if batch is None:
+            callback()
+        else:
+            batch.waiters.append(callback)
+
+    @property
+    def gate_open(self) -> bool:
+        """True when no write is waiting for confirmation."""
+        return self.open is None and not self.pending
+
+    def _event(self, kind: str, detail: str = '') -> None:
+        if self._trace.full:
+            a = self._actor
+            inv = active.invocation
+            rid = inv.rid if inv is not None else -1
+            self._trace.event(a.ns_name, a.label, a.incarnation, kind, rid, detail)

@@ -1,0 +1,155 @@
+"""The record of what happened, as tidy pandas DataFrames.
+
+While a simulation runs, the runtime appends plain tuples to lists (cheap); a frame is built
+only when asked for, and rebuilt only if rows were added since. Times are milliseconds since
+the simulation started.
+
+``events`` -- one row per runtime event:
+    ``time_ms``, ``namespace``, ``object`` (the name an id was made from, else 16 hex digits),
+    ``incarnation`` (1 for the first constructor run of that object, 2 after its first
+    reset ...; 0 before any), ``kind`` (see :data:`EVENT_KINDS`), ``request_id`` (or -1),
+    ``detail`` (free text).
+
+``requests`` -- one row per request or RPC call:
+    ``request_id``, ``caller``, ``namespace``, ``object``, ``kind`` (``fetch`` or ``rpc``),
+    ``method`` (HTTP method, or the RPC method's name), ``incarnation``, the times
+    ``sent_ms`` (left the caller), ``arrived_ms`` (reached the object), ``started_ms``
+    (its handler began), ``handler_done_ms``, ``released_ms`` (the output gate let the reply
+    go), ``received_ms`` (the caller has it), and the parts of the latency ``network_ms``
+    (both directions), ``queue_ms``, ``handler_ms``, ``gate_ms``, ``latency_ms`` (their sum,
+    received - sent), then ``status`` (``ok`` or ``error``), ``http_status`` and ``error``.
+    A stage a request never reached is NaN.
+
+``lifecycle`` -- one row per interval an object spent in one state:
+    ``namespace``, ``object``, ``incarnation``, ``state`` (``active``: an event in progress;
+    ``idle``: in memory, nothing running; ``hibernated``; ``evicted``: out of memory),
+    ``start_ms``, ``end_ms`` (the simulation's current time for the interval still open),
+    ``reason`` (why the interval began).
+
+``alarms`` -- one row per alarm attempt (filled by the alarm model).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+__all__ = ['EVENT_KINDS', 'Trace']
+
+EVENT_KINDS = (
+    'request_received', 'request_started', 'request_done', 'response_released',
+    'request_failed', 'overloaded', 'constructor', 'reset', 'gate_open', 'gate_close',
+    'storage_get', 'storage_put', 'storage_delete', 'storage_list', 'storage_delete_all',
+    'storage_sync', 'transaction_commit', 'transaction_rollback', 'flush', 'confirm',
+    'write_failed', 'compute', 'sleep', 'fetch_external', 'block_concurrency',
+)
+
+EVENT_COLUMNS = ['time_ms', 'namespace', 'object', 'incarnation', 'kind', 'request_id', 'detail']
+REQUEST_COLUMNS = [
+    'request_id', 'caller', 'namespace', 'object', 'kind', 'method', 'incarnation',
+    'sent_ms', 'arrived_ms', 'started_ms', 'handler_done_ms', 'released_ms', 'received_ms',
+    'network_ms', 'queue_ms', 'handler_ms', 'gate_ms', 'latency_ms',
+    'status', 'http_status', 'error',
+]
+LIFECYCLE_COLUMNS = [
+    'namespace', 'object', 'incarnation', 'state', 'start_ms', 'end_ms', 'reason'
+]
+ALARM_COLUMNS = [
+    'namespace', 'object', 'incarnation', 'scheduled_ms', 'fired_ms', 'retry_count', 'outcome'
+]
+
+
+class _Table:
+    """Rows appended as tuples; the frame is built on demand and cached."""
+
+    __slots__ = ('_frame', '_frame_rows', 'columns', 'rows')
+
+    def __init__(self, columns: list[str]) -> None:
+        self.columns = columns
+        self.rows: list[tuple[Any, ...]] = []
+        self._frame: pd.DataFrame | None = None
+        self._frame_rows = -1
+
+    def frame(self, extra: list[tuple[Any, ...]] | None = None) -> pd.DataFrame:
+        if extra:
+            return pd.DataFrame(self.rows + extra, columns=self.columns)
+        if self._frame is None or self._frame_rows != len(self.rows):
+            self._frame = pd.DataFrame(self.rows, columns=self.columns)
+            self._frame_rows = len(self.rows)
+        return self._frame.copy()
+
+
+class Trace:
+    """Everything recorded in one simulation (see the module docstring for the columns)."""
+
+    def __init__(self, level: str, clock: Any) -> None:
+        self.level = level
+        self.full = level == 'full'
+        self.keep_requests = level in ('full', 'requests')
+        self._clock = clock  # the SimPy environment, for open intervals
+        self._events = _Table(EVENT_COLUMNS)
+        self._requests = _Table(REQUEST_COLUMNS)
+        self._lifecycle = _Table(LIFECYCLE_COLUMNS)
+        self._alarms = _Table(ALARM_COLUMNS)
+        self._open: dict[tuple[str, str], list[Any]] = {}
+        self._closed: dict[tuple[str, str], tuple[Any, ...]] = {}  # held back one step
+        self.event_rows = self._events.rows  # appended to directly on the hot path
+        self.request_rows = self._requests.rows
+        self.alarm_rows = self._alarms.rows
+        self.request_count = 0
+
+    # -- recording ----------------------------------------------------------------------
+    def event(
+        self, ns: str, obj: str, inc: int, kind: str, rid: int = -1, detail: str = ''
+    ) -> None:
+        """Record one runtime event at the current time (only at level ``full``)."""
+        if self.full:
+            self.event_rows.append((self._clock.now, ns, obj, inc, kind, rid, detail))
+
+    def state(self, ns: str, obj: str, inc: int, state: str, reason: str = '') -> None:
+        """Close the object's open lifecycle interval and open one in *state*.
+
+        An interval that would last no time is dropped, and the one before it resumes if
+        it was in the same state: an object that is idle, busy for an instant, then idle
+        again shows one idle interval."""
+        now = self._clock.now
+        key = (ns, obj)
+        cur = self._open.get(key)
+        if cur is not None:
+            if cur[3] == state and cur[2] == inc:
+                return
+            prev = self._closed.get(key)
+            if cur[4] == now:
+                if prev is not None and prev[3] == state and prev[2] == inc and prev[5] == now:
+                    del self._closed[key]
+                    self._open[key] = [*prev[:5], prev[6]]
+                    return
+            else:
+                if prev is not None:
+                    self._lifecycle.rows.append(prev)
+                self._closed[key] = (*cur[:5], now, cur[5])
+        self._open[key] = [ns, obj, inc, state, now, reason]
+
+    # -- frames -------------------------------------------------------------------------
+    @property
+    def events(self) -> pd.DataFrame:
+        return self._events.frame()
+
+    @property
+    def requests(self) -> pd.DataFrame:
+        return self._requests.frame()
+
+    @property
+    def alarms(self) -> pd.DataFrame:
+        return self._alarms.frame()
+
+    @property
+    def lifecycle(self) -> pd.DataFrame:
+        now = self._clock.now
+        still_open = list(self._closed.values())
+        still_open += [(*cur[:5], now, cur[5]) for cur in self._open.values()]
+        frame = self._lifecycle.frame(still_open)
+        return frame.sort_values(['start_ms', 'namespace', 'object'], kind='stable').reset_index(
+            drop=True
+        )

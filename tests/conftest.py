@@ -1,0 +1,38 @@
+"""Shared fixtures: a fresh simulation, and a helper that fires requests at one object."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import dosim
+
+
+@pytest.fixture
+def sim() -> dosim.Simulation:
+    return dosim.Simulation(seed=1)
+
+
+def fire(sim: dosim.Simulation, calls: list[tuple[float, Callable[[], Any]]]) -> list[Any]:
+    """Start each ``make_call()`` at its time; return outcomes in order: the event's value,
+    or the exception it failed with. Runs the simulation until everything is answered."""
+    results: list[Any] = [None] * len(calls)
+
+    def one(i: int, at: float, make_call: Callable[[], Any]) -> Any:
+        if at:
+            yield sim.timeout(at)
+        try:
+            results[i] = yield make_call()
+        except dosim.DurableObjectError as exc:
+            results[i] = exc
+
+    procs = [sim.process(one(i, at, mk)) for i, (at, mk) in enumerate(calls)]
+    sim.run(until=sim.env.all_of(procs))
+    return results
+
+
+def texts(results: list[Any]) -> list[Any]:
+    """Response texts, or error messages for failed calls."""
+    return [r.message if isinstance(r, dosim.DurableObjectError) else r.text for r in results]

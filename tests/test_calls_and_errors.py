@@ -1,0 +1,124 @@
+"""Calls into an object, and the errors callers see.
+
+``stub.fetch`` sends a request and yields a :class:`dosim.Response`; ``stub.<method>(...)``
+is an RPC call whose value is the method's return value (a copy). An exception the object
+does not catch reaches the caller as :class:`dosim.DurableObjectError` with ``remote=True``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import dosim
+from tests.conftest import fire, texts
+
+
+class Service(dosim.DurableObject):
+    def fetch(self, request):
+        if request.path == '/boom':
+            raise ValueError('boom')
+        if request.path == '/string':
+            return 'not a response'
+        return dosim.Response({'method': request.method, 'body': request.text})
+
+    def add(self, a, b):
+        return a + b
+
+    def slow_echo(self, value):
+        yield dosim.sleep(5)
+        value['seen'] = True
+        return value
+
+    def fail(self):
+        raise PermissionError('nope')
+
+    def _private(self):
+        return 'secret'
+
+
+def test_fetch_carries_method_and_body(sim):
+    ns = sim.namespace('S', Service)
+    stub = ns.get_by_name('s')
+    (out,) = fire(sim, [(0, lambda: stub.fetch('https://do/x', method='post', body='hello'))])
+    assert out.json() == {'method': 'POST', 'body': 'hello'}
+    assert out.status == 200
+    assert out.headers['Content-Type'] == 'application/json'
+
+
+def test_rpc_returns_the_methods_value(sim):
+    ns = sim.namespace('S', Service)
+    stub = ns.get_by_name('s')
+    arg = {'n': 1}
+    out = fire(sim, [(0, lambda: stub.add(2, 3)), (0, lambda: stub.slow_echo(arg))])
+    assert out == [5, {'n': 1, 'seen': True}]
+    assert arg == {'n': 1}   # arguments travel as copies
+    reqs = sim.trace.requests
+    assert reqs['kind'].tolist() == ['rpc', 'rpc']
+    assert reqs['method'].tolist() == ['add', 'slow_echo']
+
+
+def test_an_uncaught_exception_reaches_the_caller_as_remote(sim):
+    ns = sim.namespace('S', Service)
+    stub = ns.get_by_name('s')
+    out = fire(sim, [(0, lambda: stub.fetch('https://do/boom')), (5, lambda: stub.fail()),
+                     (10, lambda: stub.add(1, 1))])
+    boom, fail, ok = out
+    assert (boom.message, boom.remote, boom.error_type) == ('boom', True, 'ValueError')
+    assert (fail.message, fail.remote, fail.error_type) == ('nope', True, 'PermissionError')
+    assert not boom.retryable
+    assert not boom.overloaded
+    assert ok == 2   # the stub still works, and the object was not reset
+    assert sim.trace.requests['incarnation'].tolist() == [1, 1, 1]
+    assert sim.trace.requests['status'].tolist() == ['error', 'error', 'ok']
+
+
+def test_uncaught_exceptions_can_be_made_to_reset():
+    sim = dosim.Simulation(config=dosim.Config(reset_on_uncaught_exception=True))
+    ns = sim.namespace('S', Service)
+    stub = ns.get_by_name('s')
+    fire(sim, [(0, lambda: stub.fetch('https://do/boom')), (5, lambda: stub.add(1, 1))])
+    assert sim.trace.requests['incarnation'].tolist() == [1, 2]
+
+
+def test_a_fetch_handler_must_return_a_response(sim):
+    ns = sim.namespace('S', Service)
+    (out,) = fire(sim, [(0, lambda: ns.get_by_name('s').fetch('https://do/string'))])
+    assert out.error_type == 'TypeError'
+    assert out.message == "Incorrect type for Promise: the Promise did not resolve to 'Response'."
+
+
+def test_private_and_missing_methods_are_not_callable(sim):
+    ns = sim.namespace('S', Service)
+    stub = ns.get_by_name('s')
+    out = fire(sim, [(0, lambda: stub.nothing_here()), (0, lambda: stub.ctx())])
+    assert texts(out) == ['The RPC receiver does not implement the method "nothing_here".',
+                          'The RPC receiver does not implement the method "ctx".']
+    with pytest.raises(AttributeError):
+        stub._private  # noqa: B018 - names starting with _ are never RPC methods
+
+
+def test_objects_call_each_other_through_env(sim):
+    class Front(dosim.DurableObject):
+        def fetch(self, request):
+            total = yield self.env.BACK.get_by_name('b').add(20, 22)
+            return dosim.Response(str(total))
+
+    sim.namespace('BACK', Service)
+    ns = sim.namespace('FRONT', Front)
+    (out,) = fire(sim, [(0, lambda: ns.get_by_name('f').fetch('https://do/'))])
+    assert out.text == '42'
+    reqs = sim.trace.requests.sort_values('request_id')
+    assert reqs['caller'].tolist() == ['client', 'f']
+    # client->front 1 ms, front->back 1 ms, back->front 1 ms, front->client 1 ms
+    assert reqs['latency_ms'].tolist() == [4.0, 2.0]
+
+
+def test_an_unknown_binding_names_the_bindings(sim):
+    class Lost(dosim.DurableObject):
+        def fetch(self, request):
+            self.env.NOPE  # noqa: B018 - the lookup itself is the test
+            return dosim.Response('')
+
+    ns = sim.namespace('LOST', Lost)
+    (out,) = fire(sim, [(0, lambda: ns.get_by_name('l').fetch('https://do/'))])
+    assert out.message == "unknown binding 'NOPE' in env (bindings: LOST)"
