@@ -23,6 +23,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from . import errors
+from .alarms import AlarmRun, AlarmState
 from .invocation import Aborted, Invocation
 from .storage import Storage
 from .store import Store
@@ -39,7 +40,7 @@ METERS = (
     'delete_requests',
 )
 
-_NEW, _RESUME, _TASK = 0, 1, 2
+_NEW, _RESUME, _TASK, _ALARM = 0, 1, 2, 3
 
 
 class Actor:
@@ -65,6 +66,7 @@ class Actor:
         self.live: set[Invocation] = set()
         self._dispatching = False
         self.constructor_tasks: list[Invocation] | None = None
+        self.alarm: AlarmState | None = None
         self._trace = self.sim.trace
 
     # -- recording --------------------------------------------------------------------------
@@ -72,8 +74,9 @@ class Actor:
         if self._trace.full:
             self._trace.event(self.ns_name, self.label, self.incarnation, kind, rid, detail)
 
-    def _busy_changed(self) -> None:
-        busy = bool(self.live) or bool(self.calls)
+    def _busy_changed(self, busy: bool | None = None) -> None:
+        if busy is None:
+            busy = bool(self.live) or bool(self.calls)
         if self.instance is not None:
             self._trace.state(self.ns_name, self.label, self.incarnation,
                               'active' if busy else 'idle')
@@ -103,6 +106,20 @@ class Actor:
             self._busy_changed()
         self._dispatch()
 
+    def alarm_state(self) -> AlarmState:
+        """This object's alarm, created on first use."""
+        if self.alarm is None:
+            self.alarm = AlarmState(self)
+        return self.alarm
+
+    def deliver(self, run: AlarmRun) -> None:
+        """An alarm fires: it queues like any event."""
+        self.event('alarm_fired', run.rid, f'retry {run.info.retry_count}')
+        self.ready.append((_ALARM, run, None, None))
+        if not self.live and not self.calls:
+            self._busy_changed(True)
+        self._dispatch()
+
     def ready_to_resume(self, inv: Invocation, value: Any, exc: BaseException | None) -> None:
         """A handler's non-storage wait ended: it queues for the thread again."""
         self.ready.append((_RESUME, inv, value, exc))
@@ -125,7 +142,10 @@ class Actor:
                 elif kind == _NEW:
                     self.queued -= 1
                     self.queued_since.popleft()
-                    self._start_call(item)
+                    self._start(item, _NEW)
+                elif kind == _ALARM:
+                    if item.alarm.queued is item:
+                        self._start(item, _ALARM)
                 else:
                     self.running = item
                     item.resume(None, None)
@@ -152,23 +172,29 @@ class Actor:
             self._dispatch()
 
     # -- starting handlers ------------------------------------------------------------------
-    def _start_call(self, call: Call) -> None:
+    def _start(self, call: Call | AlarmRun, kind: int) -> None:
+        """Deliver a request (or an alarm run) to the instance, constructing it first."""
         if self.instance is None:
             tasks = self._construct(call)
             if tasks is None:
                 return
             if tasks:  # the constructor's block_concurrency_while tasks run first
-                self.ready.appendleft((_NEW, call, None, None))
-                self.queued += 1
-                self.queued_since.appendleft(call.arrived_ms)
+                self.ready.appendleft((kind, call, None, None))
+                if kind == _NEW:
+                    self.queued += 1
+                    self.queued_since.appendleft(call.arrived_ms)
                 for task in reversed(tasks):
                     self.ready.appendleft((_TASK, task, None, None))
                 return
         handler = call.handler(self.instance)
         call.started_ms = self.sim.env.now
-        call.incarnation = self.incarnation
-        self.event('request_started', call.rid, call.method)
         inv = Invocation(self, call.kind, call.rid, call.handler_done)
+        if kind == _ALARM:
+            call.started(inv)
+            self.event('alarm_started', call.rid, f'retry {call.info.retry_count}')
+        else:
+            call.incarnation = self.incarnation
+            self.event('request_started', call.rid, call.method)
         self.live.add(inv)
         self.running = inv
         if isinstance(handler, BaseException):
@@ -176,7 +202,7 @@ class Actor:
             return
         inv.start(handler, call.args)
 
-    def _construct(self, call: Call) -> list[Invocation] | None:
+    def _construct(self, call: Call | AlarmRun) -> list[Invocation] | None:
         """Run the user's constructor for a new incarnation. Returns the tasks it started
         with ``block_concurrency_while``, or None if it failed (the call is answered)."""
         self.incarnation += 1
@@ -208,9 +234,12 @@ class Actor:
         return tasks
 
     # -- resets -----------------------------------------------------------------------------
-    def reset(self, error: errors.DurableObjectError, reason: str) -> None:
+    def reset(self, error: errors.DurableObjectError, reason: str,
+              culprit: Invocation | None = None, retry_alarm: bool = True) -> None:
         """Throw the instance away: memory and unconfirmed writes are lost, every call in
-        progress fails with *error*; storage survives; the next event constructs anew."""
+        progress fails with *error*; storage survives; the next event constructs anew. An
+        alarm run in progress is retried (counted if *culprit*, the invocation that caused
+        the reset, is the alarm's own; not at all unless *retry_alarm*)."""
         if self.storage is not None:
             self.storage.dead = True
         for inv in self.live:
@@ -228,3 +257,5 @@ class Actor:
         self._trace.state(self.ns_name, self.label, self.incarnation, 'evicted', f'reset: {reason}')
         for call in sorted(calls, key=lambda c: c.rid):
             call.respond(None, error.copy())
+        if self.alarm is not None:
+            self.alarm.on_reset(culprit, retry_alarm, error.message)

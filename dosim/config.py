@@ -91,6 +91,22 @@ class Config:
         False, 'flag', 'workerd (data/workerd_observations.md §7)',
         'whether an uncaught exception in a handler also resets the object',
     )
+    # -- alarms ----------------------------------------------------------------------------
+    alarm_delivery_min_ms: float = _c(
+        1.0, 'ms', 'assumption (DOC api-storage-alarms: usually within a few ms)',
+        'an alarm starts this much after its time, at the least (uniform draw)',
+    )
+    alarm_delivery_max_ms: float = _c(
+        5.0, 'ms', 'assumption (DOC api-storage-alarms: usually within a few ms)',
+        'an alarm starts this much after its time, at the most (uniform draw)',
+    )
+    alarm_wall_limit_ms: float = _c(
+        900_000.0, 'ms', 'DOC wall-time-limits partial', 'an alarm handler may run 15 min'
+    )
+    delete_all_deletes_alarm: bool = _c(
+        True, 'flag', 'DOC api-storage-other-methods; workerd (compat >= 2026-02-24)',
+        'delete_all() also deletes the alarm; false gives the older behaviour',
+    )
     # -- overload --------------------------------------------------------------------------
     overload_max_queued: int = _c(
         1000, 'requests', 'assumption (gaps: thresholds unpublished)',
@@ -116,6 +132,11 @@ class Config:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             _check_field(f.name, f.type, value)
+        if self.alarm_delivery_min_ms > self.alarm_delivery_max_ms:
+            raise ValueError(
+                f'Config.alarm_delivery_min_ms ({self.alarm_delivery_min_ms!r}) must not exceed '
+                f'alarm_delivery_max_ms ({self.alarm_delivery_max_ms!r})'
+            )
 
     # -- building variants ---------------------------------------------------------------
     def replace(self, **changes: Any) -> Config:

@@ -36,6 +36,7 @@ CPU_EXCEEDED = 'Durable Object exceeded its CPU time limit and was reset.'
 ABORTED = 'Application called abort() to reset Durable Object.'
 RESET_BY_WRITE_FAILURE = 'Internal error: a storage write failed and the Durable Object was reset.'
 BLOCK_CONCURRENCY_TIMEOUT = 'blockConcurrencyWhile() callback exceeded its 30 s limit.'
+ALARM_WALL_TIME = 'Alarm handler exceeded its wall-time limit of 15 minutes.'
 STUB_BROKEN = 'This stub is broken by an earlier error; create a new stub.'
 
 

@@ -204,7 +204,7 @@ class Invocation:
             actor.sim.env.timeout(max(over, 0.0)).callbacks.append(
                 lambda _ev: self.dead or actor.reset(
                     errors.DurableObjectError(errors.CPU_EXCEEDED, remote=True, breaks_stub=True),
-                    'CPU limit',
+                    'CPU limit', culprit=self,
                 )
             )
             return

@@ -60,16 +60,17 @@ class DurableObjectState:
             raise TypeError(f'wait_until(event): expected a SimPy event, got {event!r}')
         self.pending.append(event)
 
-    def abort(self, reason: str | None = None) -> None:
+    def abort(self, reason: str | None = None, retry_alarm: bool = True) -> None:
         """Reset the object now: memory and unconfirmed writes are lost, the callers of
-        every event in progress get an error, and their stubs are broken. Cannot be caught."""
+        every event in progress get an error, and their stubs are broken. Cannot be caught.
+        An alarm handler in progress is retried unless *retry_alarm* is false."""
         if reason is not None and not isinstance(reason, str):
             raise TypeError(f'abort(reason): reason must be a string, got {reason!r}')
         actor = self._actor
         if actor.incarnation == self._incarnation and actor.ctx is self:
             error = errors.DurableObjectError(reason or errors.ABORTED, remote=True,
                                               breaks_stub=True, durable_object_reset=True)
-            actor.reset(error, 'abort')
+            actor.reset(error, 'abort', culprit=active.invocation, retry_alarm=retry_alarm)
         raise Aborted(reason)
 
 

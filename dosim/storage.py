@@ -69,17 +69,19 @@ class Held:
 class WriteBatch:
     """Writes with no ``yield`` between them: confirmed, or lost, together."""
 
-    __slots__ = ('clear', 'confirm_at', 'seq', 'waiters', 'writes')
+    __slots__ = ('alarm', 'clear', 'confirm_at', 'seq', 'waiters', 'writes')
 
     def __init__(self, seq: int) -> None:
         self.seq = seq
         self.writes: dict[str, Any] = {}
+        self.alarm: Any = NO_CHANGE
         self.clear = False
         self.confirm_at = math.nan
         self.waiters: list[Callable[[], None]] = []
 
 
 _DONE = StorageResult(None)
+NO_CHANGE: Any = object()  # a batch that does not touch the alarm
 
 
 class Storage:
@@ -101,6 +103,7 @@ class Storage:
         self.open: WriteBatch | None = None
         self.pending: deque[WriteBatch] = deque()
         self._clear_seq: int | None = None
+        self._alarm_overlay: tuple[float | None, int] | None = None
         self._seq = 0
         self._last_confirm = -math.inf
         self.dead = False
@@ -316,9 +319,56 @@ class Storage:
         self.overlay.clear()
         self.cached.clear()
         self.all_cached = True
+        if self._actor.sim.config.delete_all_deletes_alarm:
+            batch.alarm = None
+            self._alarm_overlay = (None, batch.seq)
         self._meters['rows_written' if self.backend == 'sqlite' else 'delete_requests'] += 1
         self._event('storage_delete_all')
         return _DONE
+
+    # -- the alarm ----------------------------------------------------------------------------
+    def get_alarm(self) -> StorageResult:
+        """The alarm's time in epoch ms, or ``None``. Inside the alarm handler: ``None``
+        unless the handler set a new alarm (see :mod:`dosim.alarms`)."""
+        self._live()
+        if self._alarm_overlay is not None:
+            return StorageResult(self._alarm_overlay[0])
+        alarm = self._actor.alarm
+        return StorageResult(None if alarm is None else alarm.visible())
+
+    def set_alarm(self, scheduled_time: Any) -> StorageResult:
+        """Set (or replace) the object's one alarm, at *scheduled_time* epoch ms (a number
+        or a ``datetime``). A time in the past fires almost at once."""
+        self._live()
+        epoch = _epoch_ms(scheduled_time)
+        if epoch <= 0:
+            raise TypeError('setAlarm() cannot be called with an alarm time <= 0')
+        actor = self._actor
+        has_handler = callable(getattr(actor.namespace.cls, 'alarm', None))
+        if actor.constructor_tasks is None and not has_handler:
+            raise TypeError(
+                'Your Durable Object class must have an alarm() handler in order to call '
+                'setAlarm()'
+            )
+        now = actor.sim.config.start_epoch_ms + actor.sim.env.now
+        epoch = max(epoch, math.floor(now))
+        self._write_alarm(epoch)
+        self._meters['rows_written' if self.backend == 'sqlite' else 'write_units'] += 1
+        self._event('alarm_set', f'{epoch - actor.sim.config.start_epoch_ms:g} ms')
+        return _DONE
+
+    def delete_alarm(self) -> StorageResult:
+        """Delete the alarm (a running alarm handler is not stopped)."""
+        self._live()
+        self._write_alarm(None)
+        self._event('alarm_deleted')
+        return _DONE
+
+    def _write_alarm(self, epoch: float | None) -> None:
+        batch = self._batch()
+        batch.alarm = epoch
+        self._alarm_overlay = (epoch, batch.seq)
+        self._actor.alarm_state()
 
     def transaction(self, fn: Callable[..., Any]) -> Any:
         """Run ``fn(txn)`` atomically: its writes commit together when it returns, and are
@@ -370,6 +420,10 @@ class Storage:
                 del overlay[key]
         if self._clear_seq == batch.seq:
             self._clear_seq = None
+        if batch.alarm is not NO_CHANGE:
+            if self._alarm_overlay is not None and self._alarm_overlay[1] == batch.seq:
+                self._alarm_overlay = None
+            actor.alarm_state().commit(batch.alarm)
         self._event('confirm', f'batch {batch.seq}')
         for callback in batch.waiters:
             callback()
@@ -396,3 +450,18 @@ class Storage:
             inv = active.invocation
             rid = inv.rid if inv is not None else -1
             self._trace.event(a.ns_name, a.label, a.incarnation, kind, rid, detail)
+
+
+def _epoch_ms(value: Any) -> float:
+    """Epoch milliseconds from a number or a ``datetime`` (as ``setAlarm`` takes a Date)."""
+    import datetime as _dt
+
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            raise TypeError('set_alarm(): a datetime must carry a timezone (use UTC)')
+        return value.timestamp() * 1000.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TypeError(
+            f'set_alarm(): the alarm time must be epoch milliseconds or a datetime, got {value!r}'
+        )
+    return value

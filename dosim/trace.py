@@ -26,7 +26,14 @@ the simulation started.
     ``start_ms``, ``end_ms`` (the simulation's current time for the interval still open),
     ``reason`` (why the interval began).
 
-``alarms`` -- one row per alarm attempt (filled by the alarm model).
+``alarms`` -- one row per alarm attempt:
+    ``namespace``, ``object``, ``incarnation``, ``scheduled_ms`` (the time the alarm was set
+    for), ``fired_ms`` (its handler started; NaN if the object was reset before it could),
+    ``done_ms``, ``retry_count`` and ``is_retry`` (as the handler saw them), ``outcome``
+    (``ok``; ``error``: raised, a retry follows; ``abandoned``: the 7th failure, no retry;
+    ``superseded``: failed, but a new alarm set during the run replaces the retry; ``reset``:
+    the object was reset under it, an uncounted retry follows), ``next_attempt_ms`` (when
+    the retry is due, NaN if none) and ``error``.
 """
 
 from __future__ import annotations
@@ -41,7 +48,9 @@ EVENT_KINDS = (
     'request_received', 'request_started', 'request_done', 'response_released',
     'request_failed', 'overloaded', 'constructor', 'reset', 'gate_open', 'gate_close',
     'storage_get', 'storage_put', 'storage_delete', 'storage_list', 'storage_delete_all',
-    'storage_sync', 'transaction_commit', 'transaction_rollback', 'flush', 'confirm',
+    'storage_sync', 'alarm_set', 'alarm_deleted', 'alarm_fired', 'alarm_started',
+    'alarm_retry', 'alarm_cleared', 'alarm_abandoned', 'fault', 'transaction_commit',
+    'transaction_rollback', 'flush', 'confirm',
     'write_failed', 'compute', 'sleep', 'fetch_external', 'block_concurrency',
 )
 
@@ -56,7 +65,8 @@ LIFECYCLE_COLUMNS = [
     'namespace', 'object', 'incarnation', 'state', 'start_ms', 'end_ms', 'reason'
 ]
 ALARM_COLUMNS = [
-    'namespace', 'object', 'incarnation', 'scheduled_ms', 'fired_ms', 'retry_count', 'outcome'
+    'namespace', 'object', 'incarnation', 'scheduled_ms', 'fired_ms', 'done_ms', 'retry_count',
+    'is_retry', 'outcome', 'next_attempt_ms', 'error',
 ]
 
 

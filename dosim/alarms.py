@@ -1,0 +1,253 @@
+"""Alarms: one per object, at least once, with Cloudflare's retry backoff.
+
+``set_alarm(epoch_ms)`` is a storage write like ``put``: it joins the open write batch and
+takes effect for the scheduler when that batch is confirmed (a crash before that loses it,
+with the rest of the batch). The :class:`AlarmState` of an object then fires the alarm a
+few ms after its time (``Config.alarm_delivery_*_ms``). The run is an event like a request:
+it wakes the object if needed (constructor first), passes the input gate, interleaves with
+requests at non-storage waits.
+
+While the handler runs, ``get_alarm()`` is ``None`` unless the handler set a new alarm. When
+the handler returns and its writes are confirmed, the alarm is cleared -- or, if the handler
+set a new one, that one stands. When the handler raises, it is retried after 2, 4, 8, 16, 32,
+64 s plus a jitter of 0..25 % (whole ms); between attempts ``get_alarm()`` still shows the
+original time; after the 7th failed attempt the alarm is abandoned. A new alarm set during a
+failed run replaces the retry. A reset of the object during the run (a failed write, another
+request's ``abort()``) is an infrastructure failure: retried with the same backoff, capped at
+1,024 s, not counted toward the six retries. An ``abort()`` by the alarm handler itself
+counts; ``abort(retry_alarm=False)`` ends the alarm instead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import errors
+
+if TYPE_CHECKING:
+    from .actor import Actor
+    from .invocation import Invocation
+
+__all__ = ['AlarmInfo', 'AlarmRun', 'AlarmState', 'retry_gap_ms']
+
+UNSET: Any = object()
+COUNTED_RETRIES = 6           # SRC workerd ALARM_RETRY_MAX_TRIES
+RETRY_START_S = 2             # SRC workerd ALARM_RETRY_START_SECONDS
+INFRA_BACKOFF_MAX_EXP = 9     # SRC workerd RETRY_BACKOFF_MAX: 2 << 9 = 1,024 s
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmInfo:
+    """What ``alarm(alarm_info)`` receives: ``retry_count`` (0 on the first attempt),
+    ``is_retry``, and ``scheduled_time`` (epoch ms the alarm was set for)."""
+
+    retry_count: int
+    is_retry: bool
+    scheduled_time: float
+
+
+def retry_gap_ms(failures: int) -> int:
+    """The base gap after the *failures*-th failed attempt: 2 s, 4 s, ... 64 s."""
+    return (RETRY_START_S << (failures - 1)) * 1000
+
+
+class AlarmRun:
+    """One attempt at running the alarm handler, queued like a request."""
+
+    __slots__ = ('alarm', 'arrived_ms', 'info', 'kind', 'method', 'rid', 'started_ms')
+
+    def __init__(self, alarm: AlarmState, info: AlarmInfo) -> None:
+        self.alarm = alarm
+        self.info = info
+        self.rid = alarm.actor.sim.next_request_id()
+        self.kind = 'alarm'
+        self.method = 'alarm'
+        self.arrived_ms = alarm.actor.sim.env.now
+        self.started_ms = math.nan
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        return (self.info,)
+
+    def handler(self, instance: Any) -> Any:
+        fn = getattr(instance, 'alarm', None)
+        if not callable(fn):
+            return TypeError('Your Durable Object class must have an alarm() handler.')
+        return fn
+
+    def started(self, inv: Invocation) -> None:
+        self.alarm.started(self, inv)
+
+    def handler_done(self, value: Any, exc: BaseException | None) -> None:
+        self.alarm.handler_done(self, exc)
+
+    def respond(self, value: Any, error: errors.DurableObjectError | None) -> None:
+        """The run could not start (its constructor failed): a counted failure."""
+        self.alarm.attempt_failed(self, error, counted=True)
+
+
+class AlarmState:
+    """The alarm of one object: what is stored, what is scheduled, the attempt running."""
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+        sim = actor.sim
+        self._env = sim.env
+        self._cfg = sim.config
+        self._rng = sim.streams.get('alarms')
+        self.stored: float | None = None   # epoch ms, confirmed
+        self.failures = 0                  # counted failed attempts of this alarm
+        self.infra_failures = 0
+        self.attempts = 0
+        self.queued: AlarmRun | None = None
+        self.running: AlarmRun | None = None
+        self.running_inv: Invocation | None = None
+        self.set_during_run: Any = UNSET
+        self._version = 0
+
+    # -- what get_alarm() sees --------------------------------------------------------------
+    def visible(self) -> float | None:
+        """``get_alarm()`` with no unconfirmed write of this incarnation in between."""
+        if self.running is not None:
+            return None if self.set_during_run is UNSET else self.set_during_run
+        return self.stored
+
+    # -- stored changes (confirmed set_alarm / delete_alarm) -------------------------------------
+    def commit(self, epoch: float | None) -> None:
+        """A confirmed ``set_alarm`` (or ``delete_alarm`` with ``None``)."""
+        if self.running is not None:
+            self.set_during_run = epoch
+            self.stored = epoch
+            return
+        self.stored = epoch
+        self._fresh()
+        if epoch is None:
+            self._cancel()
+        else:
+            self._schedule_at_time(epoch)
+
+    def _fresh(self) -> None:
+        self.failures = self.infra_failures = self.attempts = 0
+
+    def _cancel(self) -> None:
+        self._version += 1
+        if self.queued is not None:
+            self.queued = None
+
+    def _schedule_at_time(self, epoch: float) -> None:
+        cfg = self._cfg
+        due = max(epoch - cfg.start_epoch_ms, self._env.now)
+        delay = self._rng.uniform(cfg.alarm_delivery_min_ms, cfg.alarm_delivery_max_ms)
+        delay += self.actor.sim.faults.alarm_failover_delay(self.actor)
+        self._schedule(due + delay - self._env.now)
+
+    def _schedule(self, delay: float) -> float:
+        self._version += 1
+        version = self._version
+        at = self._env.now + delay
+        self._env.timeout(delay).callbacks.append(lambda _ev: self._fire(version))
+        return at
+
+    def _fire(self, version: int) -> None:
+        if version != self._version or self.stored is None:
+            return
+        info = AlarmInfo(self.attempts, self.attempts > 0, self.stored)
+        run = self.queued = AlarmRun(self, info)
+        self.actor.deliver(run)
+
+    # -- an attempt ---------------------------------------------------------------------------
+    def started(self, run: AlarmRun, inv: Invocation) -> None:
+        self.queued = None
+        self.running = run
+        self.running_inv = inv
+        self.set_during_run = UNSET
+        run.started_ms = self._env.now
+        self.attempts += 1
+        self.actor.meters['requests'] += 1
+        limit = self._cfg.alarm_wall_limit_ms
+        self._env.timeout(limit).callbacks.append(lambda _ev: self._too_long(run))
+
+    def _too_long(self, run: AlarmRun) -> None:
+        if self.running is run:
+            error = errors.DurableObjectError(errors.ALARM_WALL_TIME, breaks_stub=True)
+            self.actor.reset(error, 'alarm wall-time limit', culprit=self.running_inv)
+
+    def handler_done(self, run: AlarmRun, exc: BaseException | None) -> None:
+        """The handler returned or raised: the outcome counts once its writes (a new alarm
+        among them) are confirmed; a reset before that makes it an infrastructure failure."""
+        self.actor.storage.when_confirmed(lambda: self._ended(run, exc))
+
+    def _ended(self, run: AlarmRun, exc: BaseException | None) -> None:
+        if self.running is not run:
+            return
+        if exc is not None:
+            self.attempt_failed(run, exc, counted=True)
+            return
+        self._record(run, 'ok', '')
+        self.running = self.running_inv = None
+        new = self.set_during_run
+        self._fresh()
+        if new is UNSET or new is None:
+            self.stored = None
+            self.actor.event('alarm_cleared', run.rid)
+        else:
+            self._schedule_at_time(new)
+
+    def attempt_failed(self, run: AlarmRun, exc: BaseException | None, counted: bool,
+                       retry: bool = True) -> None:
+        """The attempt raised (*counted*), or the object was reset under it (not counted)."""
+        message = '' if exc is None else str(exc)
+        self.running = self.running_inv = None
+        if self.queued is run:
+            self.queued = None
+        new = self.set_during_run
+        self.set_during_run = UNSET
+        if new is not UNSET:
+            self._record(run, 'superseded', message)
+            self._fresh()
+            if new is not None:
+                self._schedule_at_time(new)
+            return
+        if not retry:
+            self._record(run, 'error', message)
+            self.stored = None
+            self._fresh()
+            return
+        if counted:
+            self.failures += 1
+            if self.failures > COUNTED_RETRIES:
+                self._record(run, 'abandoned', message)
+                self.actor.event('alarm_abandoned', run.rid, f'after {self.failures} failures')
+                self.stored = None
+                self._fresh()
+                return
+            gap = retry_gap_ms(self.failures)
+        else:
+            self.infra_failures += 1
+            gap = retry_gap_ms(min(self.infra_failures, INFRA_BACKOFF_MAX_EXP))
+        jitter = self._rng.randint(0, math.floor(0.25 * gap))
+        at = self._schedule(gap + jitter)
+        self._record(run, 'error' if counted else 'reset', message, at)
+        self.actor.event('alarm_retry', run.rid, f'in {gap + jitter} ms')
+
+    def on_reset(self, culprit: Invocation | None, retry: bool, message: str) -> None:
+        """The object was reset: an attempt in progress or queued must run again."""
+        run = self.running or self.queued
+        if run is None:
+            return
+        own = culprit is not None and culprit is self.running_inv
+        self.attempt_failed(run, RuntimeError(message), counted=own, retry=retry)
+
+    # -- trace --------------------------------------------------------------------------------
+    def _record(self, run: AlarmRun, outcome: str, error: str, next_ms: float = math.nan) -> None:
+        actor = self.actor
+        trace = actor.sim.trace
+        if not trace.keep_requests:
+            return
+        scheduled = run.info.scheduled_time - self._cfg.start_epoch_ms
+        trace.alarm_rows.append((
+            actor.ns_name, actor.label, actor.incarnation, scheduled, run.started_ms,
+            self._env.now, run.info.retry_count, run.info.is_retry, outcome, next_ms, error,
+        ))
