@@ -21,7 +21,7 @@ Time is in milliseconds; see ``../shared/design.md`` for the contract.
 from __future__ import annotations
 
 from .config import Config
-from .context import compute, fetch_external, now, sleep
+from .context import compute, fetch_external, now, sleep, stream
 from .errors import DurableObjectError, StorageLimitError
 from .http import Headers, Request, Response
 from .ids import DurableObjectId
@@ -45,6 +45,7 @@ __all__ = [
     'fetch_external',
     'now',
     'sleep',
+    'stream',
 ]
 
 __version__ = '0.1.0'

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .invocation import Invocation
     from .simulation import Simulation
 
-__all__ = ['compute', 'fetch_external', 'now', 'sleep']
+__all__ = ['compute', 'fetch_external', 'now', 'sleep', 'stream']
 
 
 class _Active:
@@ -111,3 +111,11 @@ def fetch_external(latency_ms: float = 50.0) -> Any:
     if active.invocation is None:
         return _current_sim().env.timeout(ms)
     return Timer(ms, 'fetch', gated=True)
+
+
+def stream(name: str) -> Any:
+    """The running simulation's random stream *name* (a ``random.Random``): object code
+    draws from it instead of the global ``random`` so that runs replay exactly."""
+    if not isinstance(name, str):
+        raise TypeError(f'stream(name): name must be a string, got {name!r}')
+    return _current_sim().streams.get(name)

@@ -1,0 +1,18 @@
+"""Ready-made Durable Object models: the patterns people build, in Python.
+
+* :class:`AgentLoop` -- one object per AI agent, woken by its alarm every
+  ``loop_interval_ms`` to run a cycle (``start_loop`` / ``stop_loop``), with a choice of what
+  happens when a cycle fails;
+* :class:`EventScheduler` -- many timers (one-shot and repeating) multiplexed on the single
+  alarm an object has.
+
+Notebooks, scenarios and exercises use these same classes. Configure one with
+``AgentLoop.configure(...)``, which returns a subclass with those settings.
+"""
+
+from __future__ import annotations
+
+from .agent_loop import AgentLoop, LoopSettings
+from .scheduler import EventScheduler
+
+__all__ = ['AgentLoop', 'EventScheduler', 'LoopSettings']
