@@ -35,7 +35,7 @@ __all__ = ['AlarmInfo', 'AlarmRun', 'AlarmState', 'retry_gap_ms']
 UNSET: Any = object()
 COUNTED_RETRIES = 6           # SRC workerd ALARM_RETRY_MAX_TRIES
 RETRY_START_S = 2             # SRC workerd ALARM_RETRY_START_SECONDS
-INFRA_BACKOFF_MAX_EXP = 9     # SRC workerd RETRY_BACKOFF_MAX: 2 << 9 = 1,024 s
+INFRA_GAP_CAP_MS = 1_024_000  # SRC workerd RETRY_BACKOFF_MAX = 9: 2 << 9 s = 1,024 s
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +226,7 @@ class AlarmState:
             gap = retry_gap_ms(self.failures)
         else:
             self.infra_failures += 1
-            gap = retry_gap_ms(min(self.infra_failures, INFRA_BACKOFF_MAX_EXP))
+            gap = min(retry_gap_ms(min(self.infra_failures, 20)), INFRA_GAP_CAP_MS)
         jitter = self._rng.randint(0, math.floor(0.25 * gap))
         at = self._schedule(gap + jitter)
         self._record(run, 'error' if counted else 'reset', message, at)

@@ -241,6 +241,20 @@ def test_infrastructure_failures_do_not_count_toward_the_limit(sim):
     assert outcomes == ['reset', 'reset'] + ['error'] * 6 + ['abandoned']
 
 
+def test_infrastructure_retries_back_off_up_to_1024_s(sim):
+    ns = sim.namespace('A', flaky(fail=0))
+    set_at(sim, ns, 1000)
+    sim.faults.fail_next_writes(12, object_name='a')
+    sim.run(until=20_000_000)
+    rows = sim.trace.alarms
+    assert rows['outcome'].tolist() == ['reset'] * 12 + ['ok']
+    waited = (rows['fired_ms'].iloc[1:].to_numpy() - rows['done_ms'].iloc[:-1].to_numpy())
+    bases = [min(2 ** n, 1024) * 1000 for n in range(1, 13)]
+    assert bases[-3:] == [1_024_000] * 3
+    for gap, base in zip(waited, bases, strict=True):
+        assert base <= gap <= base + base // 4 + 1e-6
+
+
 class Aborter(dosim.DurableObject):
     retry = True
 
