@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 from . import errors
 from .alarms import AlarmRun, AlarmState
 from .invocation import Aborted, Invocation
+from .lifecycle import Lifecycle
+from .sockets import SocketHub
 from .storage import Storage
 from .store import Store
 
@@ -37,10 +39,10 @@ __all__ = ['METERS', 'Actor']
 
 METERS = (
     'requests', 'cpu_ms', 'rows_read', 'rows_written', 'read_units', 'write_units',
-    'delete_requests',
+    'delete_requests', 'ws_messages_in', 'duration_gb_s',
 )
 
-_NEW, _RESUME, _TASK, _ALARM = 0, 1, 2, 3
+_NEW, _RESUME, _TASK, _ALARM, _EVENT = 0, 1, 2, 3, 4
 
 
 class Actor:
@@ -67,19 +69,36 @@ class Actor:
         self._dispatching = False
         self.constructor_tasks: list[Invocation] | None = None
         self.alarm: AlarmState | None = None
+        self._sockets: SocketHub | None = None
+        self.outbound = 0  # calls this object made that are not answered yet
         self._trace = self.sim.trace
+        self.lifecycle = Lifecycle(self)
 
     # -- recording --------------------------------------------------------------------------
     def event(self, kind: str, rid: int = -1, detail: str = '') -> None:
         if self._trace.full:
             self._trace.event(self.ns_name, self.label, self.incarnation, kind, rid, detail)
 
-    def _busy_changed(self, busy: bool | None = None) -> None:
-        if busy is None:
-            busy = bool(self.live) or bool(self.calls)
-        if self.instance is not None:
-            self._trace.state(self.ns_name, self.label, self.incarnation,
-                              'active' if busy else 'idle')
+    # -- what the lifecycle asks -------------------------------------------------------------
+    def is_busy(self) -> bool:
+        """An event in progress or queued, or writes not yet confirmed."""
+        storage = self.storage
+        return bool(self.live or self.calls or self.ready) or (
+            storage is not None and not storage.gate_open
+        ) or (self.alarm is not None and self.alarm.running is not None)
+
+    def can_hibernate(self) -> bool:
+        """No standard WebSocket open and no outbound call pending."""
+        if self.outbound:
+            return False
+        return self._sockets is None or not self._sockets.open_standard()
+
+    @property
+    def sockets(self) -> SocketHub:
+        """The runtime's side of this object's WebSockets, created on first use."""
+        if self._sockets is None:
+            self._sockets = SocketHub(self)
+        return self._sockets
 
     # -- arrivals ---------------------------------------------------------------------------
     def receive(self, call: Call) -> None:
@@ -102,8 +121,8 @@ class Actor:
         self.queued += 1
         self.queued_since.append(now)
         self.ready.append((_NEW, call, None, None))
-        if len(self.calls) == 1 and not self.live:
-            self._busy_changed()
+        if self.lifecycle.state != 'active':
+            self.lifecycle.update()
         self._dispatch()
 
     def alarm_state(self) -> AlarmState:
@@ -115,9 +134,16 @@ class Actor:
     def deliver(self, run: AlarmRun) -> None:
         """An alarm fires: it queues like any event."""
         self.event('alarm_fired', run.rid, f'retry {run.info.retry_count}')
-        self.ready.append((_ALARM, run, None, None))
-        if not self.live and not self.calls:
-            self._busy_changed(True)
+        self._queue_event(_ALARM, run)
+
+    def deliver_event(self, item: Any) -> None:
+        """A WebSocket event for the object: it queues like any event."""
+        self._queue_event(_EVENT, item)
+
+    def _queue_event(self, kind: int, item: Any) -> None:
+        self.ready.append((kind, item, None, None))
+        if self.lifecycle.state != 'active':
+            self.lifecycle.update()
         self._dispatch()
 
     def ready_to_resume(self, inv: Invocation, value: Any, exc: BaseException | None) -> None:
@@ -146,6 +172,8 @@ class Actor:
                 elif kind == _ALARM:
                     if item.alarm.queued is item:
                         self._start(item, _ALARM)
+                elif kind == _EVENT:
+                    self._start(item, _EVENT)
                 else:
                     self.running = item
                     item.resume(None, None)
@@ -166,8 +194,8 @@ class Actor:
         inv.on_done(value, exc)
         if self.running is inv:
             self.running = None
-        if not self.live and not self.calls:
-            self._busy_changed()
+        if not self.live:
+            self.lifecycle.update()
         if self.ready and not self._dispatching:
             self._dispatch()
 
@@ -189,12 +217,12 @@ class Actor:
         handler = call.handler(self.instance)
         call.started_ms = self.sim.env.now
         inv = Invocation(self, call.kind, call.rid, call.handler_done)
-        if kind == _ALARM:
-            call.started(inv)
-            self.event('alarm_started', call.rid, f'retry {call.info.retry_count}')
-        else:
+        if kind == _NEW:
             call.incarnation = self.incarnation
             self.event('request_started', call.rid, call.method)
+        else:
+            call.started(inv)
+            self.event(f'{call.kind}_started', call.rid, call.method)
         self.live.add(inv)
         self.running = inv
         if isinstance(handler, BaseException):
@@ -229,9 +257,19 @@ class Actor:
         finally:
             self.constructor_tasks = None
         self.instance = instance
-        self._trace.state(self.ns_name, self.label, self.incarnation, 'active', 'constructor')
+        self.lifecycle.enter('active', 'constructor')
         self.live.update(tasks)
         return tasks
+
+    # -- leaving memory -------------------------------------------------------------------------
+    def unload(self, state: str, reason: str) -> None:
+        """Hibernate or evict: drop the instance (the next event constructs anew); storage,
+        the alarm and hibernatable WebSockets stay."""
+        if self.storage is not None:
+            self.storage.dead = True
+        self.instance = self.ctx = self.storage = None
+        self.event('hibernate' if state == 'hibernated' else 'evict', -1, reason)
+        self.lifecycle.enter(state, reason)
 
     # -- resets -----------------------------------------------------------------------------
     def reset(self, error: errors.DurableObjectError, reason: str,
@@ -254,7 +292,10 @@ class Actor:
         self.ctx = None
         self.storage = None
         self.event('reset', -1, f'{reason}: {error.message}')
-        self._trace.state(self.ns_name, self.label, self.incarnation, 'evicted', f'reset: {reason}')
+        self.lifecycle.pins.clear()
+        self.lifecycle.enter('evicted', f'reset: {reason}')
+        if self._sockets is not None:
+            self._sockets.close_all()
         for call in sorted(calls, key=lambda c: c.rid):
             call.respond(None, error.copy())
         if self.alarm is not None:

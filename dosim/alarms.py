@@ -159,6 +159,7 @@ class AlarmState:
 
     # -- an attempt ---------------------------------------------------------------------------
     def started(self, run: AlarmRun, inv: Invocation) -> None:
+        """The handler of *run* begins (the actor made *inv* for it)."""
         self.queued = None
         self.running = run
         self.running_inv = inv
@@ -184,7 +185,11 @@ class AlarmState:
             return
         if exc is not None:
             self.attempt_failed(run, exc, counted=True)
-            return
+        else:
+            self._succeeded(run)
+        self.actor.lifecycle.update()
+
+    def _succeeded(self, run: AlarmRun) -> None:
         self._record(run, 'ok', '')
         self.running = self.running_inv = None
         new = self.set_during_run

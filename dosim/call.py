@@ -36,7 +36,7 @@ class Call:
     """A request or RPC call in flight (see the module docstring)."""
 
     __slots__ = (
-        'actor', 'answered', 'args', 'arrived_ms', 'caller', 'done', 'handler_done_ms',
+        'actor', 'answered', 'args', 'arrived_ms', 'caller', 'caller_actor', 'done', 'handler_done_ms',
         'incarnation', 'kind', 'method', 'received_ms', 'released_ms', 'reply_sent_ms', 'rid',
         'sent_ms', 'started_ms', 'stub',
     )
@@ -51,6 +51,7 @@ class Call:
         self.method = method
         self.args = args
         self.caller = caller
+        self.caller_actor: Actor | None = None
         self.done = Event(sim.env)
         self.done._defused = True  # an unobserved failure is in the trace, not a crash
         self.answered = False
@@ -101,8 +102,8 @@ class Call:
         self.released_ms = actor.sim.env.now
         actor.calls.discard(self)
         actor.event('response_released', self.rid)
-        if not actor.calls and not actor.live:
-            actor._busy_changed()
+        if not actor.calls:
+            actor.lifecycle.update()
         self.respond(value, error)
 
     def respond(self, value: Any, error: errors.DurableObjectError | None) -> None:
@@ -123,6 +124,11 @@ class Call:
         self.received_ms = sim.env.now
         if error is not None and error.breaks_stub:
             self.stub._broken = error
+        origin = self.caller_actor
+        if origin is not None:
+            origin.outbound -= 1
+            origin.lifecycle.unpin(self)
+            origin.lifecycle.update()
         self.record(error, value.status if isinstance(value, Response) else NAN)
         if error is None:
             self.done.succeed(value)

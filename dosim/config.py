@@ -107,6 +107,36 @@ class Config:
         True, 'flag', 'DOC api-storage-other-methods; workerd (compat >= 2026-02-24)',
         'delete_all() also deletes the alarm; false gives the older behaviour',
     )
+    # -- lifecycle and hibernation -------------------------------------------------------------
+    hibernate_after_ms: float = _c(
+        10_000.0, 'ms', 'DOC lifecycle', 'an idle object that can hibernate does so after this'
+    )
+    evict_after_min_ms: float = _c(
+        70_000.0, 'ms', 'DOC lifecycle (70-140 s)', 'an idle object that cannot hibernate is '
+        'evicted after a uniform draw between this...'
+    )
+    evict_after_max_ms: float = _c(140_000.0, 'ms', 'DOC lifecycle (70-140 s)', '...and this')
+    pending_io_pins: bool = _c(
+        True, 'flag', 'CL 2026-10-01 (UNCERTAIN: CL 2026-06-19 says fetch never pins)',
+        'pending outbound calls keep an idle object in memory (up to 15 min each)',
+    )
+    bill_hibernatable_idle: bool = _c(
+        False, 'flag', 'DOC do-faq-pricing (newer); the older wording bills the 10 s window',
+        'bill duration while idle but hibernatable, before hibernating',
+    )
+    # -- WebSockets --------------------------------------------------------------------------
+    ws_attachment_max_bytes: int = _c(
+        16_384, 'bytes', 'DOC best-practices/websockets (older docs: 2,048)',
+        'serialize_attachment() limit',
+    )
+    ws_max_tags: int = _c(10, 'tags', 'DOC state.mdx; SRC MAX_TAGS_PER_CONNECTION', 'per socket')
+    ws_max_tag_chars: int = _c(256, 'characters', 'DOC state.mdx; SRC MAX_TAG_LENGTH', 'per tag')
+    ws_max_sockets: int = _c(
+        32_768, 'sockets', 'DOC state.mdx', 'hibernatable WebSockets per object'
+    )
+    ws_max_message_bytes: int = _c(
+        33_554_432, 'bytes', 'DOC limits.mdx (32 MiB)', 'largest message an object receives'
+    )
     # -- overload --------------------------------------------------------------------------
     overload_max_queued: int = _c(
         1000, 'requests', 'assumption (gaps: thresholds unpublished)',
@@ -132,6 +162,11 @@ class Config:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             _check_field(f.name, f.type, value)
+        if self.evict_after_min_ms > self.evict_after_max_ms:
+            raise ValueError(
+                f'Config.evict_after_min_ms ({self.evict_after_min_ms!r}) must not exceed '
+                f'evict_after_max_ms ({self.evict_after_max_ms!r})'
+            )
         if self.alarm_delivery_min_ms > self.alarm_delivery_max_ms:
             raise ValueError(
                 f'Config.alarm_delivery_min_ms ({self.alarm_delivery_min_ms!r}) must not exceed '

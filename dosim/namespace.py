@@ -157,6 +157,10 @@ class DurableObjectStub:
             call.record(error)
             call.done.fail(error)
         elif inv is not None:
+            origin = call.caller_actor = inv.actor
+            origin.outbound += 1
+            if self._ns.sim.config.pending_io_pins:
+                origin.lifecycle.pin(call)
             inv.storage.when_confirmed(lambda: self._depart(call))
         else:
             self._depart(call)

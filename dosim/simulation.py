@@ -108,12 +108,13 @@ class Simulation:
     def meters(self) -> pd.DataFrame:
         """Billing meters: one row per object ever addressed, one column per meter
         (requests, cpu_ms, rows_read, rows_written, read_units, write_units,
-        delete_requests)."""
-        rows = [
-            (ns.binding, actor.label, *(actor.meters[m] for m in METERS))
-            for ns in self.namespaces.values()
-            for actor in ns.actors.values()
-        ]
+        delete_requests, ws_messages_in, duration_gb_s -- the last up to now)."""
+        rows = []
+        for ns in self.namespaces.values():
+            for actor in ns.actors.values():
+                values = dict(actor.meters)
+                values['duration_gb_s'] += actor.lifecycle.open_gb_s()
+                rows.append((ns.binding, actor.label, *(values[m] for m in METERS)))
         return pd.DataFrame(rows, columns=['namespace', 'object', *METERS])
 
     def storage_of(self, namespace: str, name_or_id: Any) -> dict[str, Any]:

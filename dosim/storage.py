@@ -427,6 +427,8 @@ class Storage:
         self._event('confirm', f'batch {batch.seq}')
         for callback in batch.waiters:
             callback()
+        if not self.pending and self.open is None:
+            actor.lifecycle.update()
 
     def when_confirmed(self, callback: Callable[[], None]) -> None:
         """Call *callback* once every write issued so far is confirmed (at once if none is

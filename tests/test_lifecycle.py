@@ -212,14 +212,19 @@ def test_a_throwing_constructor_reaches_the_caller_and_is_retried(sim):
     assert out[1].text == 'up'
 
 
-def test_lifecycle_frame_records_active_and_idle_intervals(sim):
-    """The first request takes 0.1 ms (a cold read); the second reads from the cache and
-    takes no time, so the object never leaves its idle interval: instants are not rows."""
+def test_lifecycle_frame_records_each_state_interval(sim):
+    """The first request takes 0.1 ms (a cold read). Idle and able to hibernate, the object
+    hibernates 10 s later. The second request wakes it: a new incarnation, a cold read again."""
     ns = sim.namespace('M', Memory)
     stub = ns.get_by_name('m')
-    fire(sim, [(0, lambda: stub.fetch('https://do/')), (50, lambda: stub.fetch('https://do/'))])
+    out = fire(sim, [(0, lambda: stub.fetch('https://do/')),
+                     (50_000, lambda: stub.fetch('https://do/'))])
+    assert texts(out) == ['hits=1 kept=None', 'hits=1 kept=None']   # memory was lost
     life = sim.trace.lifecycle
     assert life[['incarnation', 'state', 'start_ms', 'end_ms']].values.tolist() == [
         [1, 'active', 1.0, 1.1],
-        [1, 'idle', 1.1, 52.0],   # still open: ends at the simulation's current time
+        [1, 'idle_hibernatable', 1.1, 10_001.1],
+        [1, 'hibernated', 10_001.1, 50_001.0],
+        [2, 'active', 50_001.0, 50_001.1],
+        [2, 'idle_hibernatable', 50_001.1, 50_002.1],   # still open: ends now
     ]

@@ -107,7 +107,7 @@ def test_a_failed_write_resets_the_object_and_no_response_confirms_it(sim):
     assert texts(out) == ['[] warm']  # a new incarnation, constructed again
     life = sim.trace.lifecycle
     assert life['incarnation'].tolist() == [1, 1, 2, 2]
-    assert life['state'].tolist() == ['active', 'evicted', 'active', 'idle']
+    assert life['state'].tolist() == ['active', 'evicted', 'active', 'idle_hibernatable']
 
 
 def test_a_failed_write_fails_every_response_waiting_at_the_gate(sim):

@@ -1,0 +1,151 @@
+"""The lifecycle of one object: active, idle, hibernated, evicted -- and duration billing.
+
+The documented state machine (``../shared/reference/do-semantics.md`` §1.2):
+
+==========================  =======================================================  ========
+state                        meaning                                                   billed
+==========================  =======================================================  ========
+``active``                   an event in progress (or queued, or writes unconfirmed)   yes
+``idle``                     in memory, nothing running, but it cannot hibernate       yes
+``idle_hibernatable``        in memory, nothing running, every hibernation condition   no [1]_
+``hibernated``               out of memory; hibernatable WebSockets stay connected      no
+``evicted``                  out of memory (also after a reset); the initial state      no
+==========================  =======================================================  ========
+
+.. [1] ``Config.bill_hibernatable_idle`` switches to the older wording (billed until it
+   hibernates).
+
+An idle object hibernates after ``Config.hibernate_after_ms`` (10 s) if it can: no standard
+WebSocket open, no pending outbound I/O, nothing pinning it. One that cannot is evicted after
+a time drawn uniformly from ``Config.evict_after_min_ms``..``max`` (70-140 s), unless it is
+*pinned*: ``ctx.wait_until(event)`` pins it until the event fires or 15 min pass; pending
+outbound I/O does the same when ``Config.pending_io_pins`` (the compatibility 2026-10-01
+behaviour); an open standard WebSocket pins it while open. Hibernation and eviction drop the
+Python instance: the next event runs the constructor again.
+
+Duration is metered in GB-s: wall time in a billed state x ``Config.billed_memory_mb`` / 1000
+(Cloudflare bills 128 MB, so 1 s active is 0.128 GB-s).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .actor import Actor
+
+__all__ = ['STATES', 'Lifecycle']
+
+STATES = ('active', 'idle', 'idle_hibernatable', 'hibernated', 'evicted')
+PIN_LIMIT_MS = 15 * 60_000   # DOC state.mdx / CL 2026-10-01: at most 15 min per operation
+
+
+class Lifecycle:
+    """State, timers and pins of one object (see the module docstring)."""
+
+    __slots__ = ('_billed', '_deadline', '_timer_at', 'actor', 'pins', 'since', 'state')
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+        self.state = 'evicted'
+        self.since = actor.sim.env.now
+        self.pins: dict[Any, float] = {}     # token -> expiry (ms); inf while held open
+        self._deadline: tuple[float, str] | None = None
+        self._timer_at: float | None = None
+        self._billed = self._is_billed('evicted')
+
+    # -- states and billing -------------------------------------------------------------------
+    def _is_billed(self, state: str) -> bool:
+        if state == 'idle_hibernatable':
+            return self.actor.sim.config.bill_hibernatable_idle
+        return state in ('active', 'idle')
+
+    def enter(self, state: str, reason: str = '') -> None:
+        """Move to *state*, metering the duration of the state left."""
+        actor = self.actor
+        now = actor.sim.env.now
+        if state == self.state and reason == '':
+            return
+        if self._billed:
+            actor.meters['duration_gb_s'] += self._gb_s(now - self.since)
+        self.state, self.since = state, now
+        self._billed = self._is_billed(state)
+        actor.sim.trace.state(actor.ns_name, actor.label, actor.incarnation, state, reason)
+
+    def _gb_s(self, ms: float) -> float:
+        return ms / 1000.0 * self.actor.sim.config.billed_memory_mb / 1000.0
+
+    def open_gb_s(self) -> float:
+        """Duration billed so far in the current state (not yet in the meter)."""
+        return self._gb_s(self.actor.sim.env.now - self.since) if self._billed else 0.0
+
+    # -- pins ---------------------------------------------------------------------------------
+    def pin(self, token: Any, limit_ms: float = PIN_LIMIT_MS) -> None:
+        """Hold the object in memory until :meth:`unpin` (or *limit_ms*, at most)."""
+        self.pins[token] = self.actor.sim.env.now + limit_ms
+        self.update()
+
+    def unpin(self, token: Any) -> None:
+        if self.pins.pop(token, None) is not None:
+            self.update()
+
+    def _pinned(self, now: float) -> float | None:
+        """The time the last live pin expires, or None if nothing pins the object."""
+        live = [t for t in self.pins.values() if t > now]
+        return max(live) if live else None
+
+    # -- deciding ---------------------------------------------------------------------------------
+    def update(self) -> None:
+        """Re-evaluate after anything that may change the state (an event started or ended,
+        a socket opened or closed, a pin came or went)."""
+        actor = self.actor
+        if actor.instance is None:
+            return
+        now = actor.sim.env.now
+        if actor.is_busy():
+            self._deadline = None
+            self.enter('active')
+            return
+        pinned_until = self._pinned(now)
+        if pinned_until is not None:
+            self._deadline = None if math.isinf(pinned_until) else (pinned_until, 'pin')
+            self.enter('idle')
+        elif actor.can_hibernate():
+            if self.state != 'idle_hibernatable':
+                self.enter('idle_hibernatable')
+            self._deadline = (self.since + actor.sim.config.hibernate_after_ms, 'hibernate')
+        else:
+            if self.state != 'idle' or self._deadline is None or self._deadline[1] != 'evict':
+                cfg = actor.sim.config
+                wait = actor.sim.streams.get('lifecycle').uniform(
+                    cfg.evict_after_min_ms, cfg.evict_after_max_ms)
+                self.enter('idle')
+                self._deadline = (now + wait, 'evict')
+        if self._deadline is not None:
+            self._arm(self._deadline[0])
+
+    def _arm(self, at: float) -> None:
+        if self._timer_at is not None and self._timer_at <= at:
+            return  # an earlier timer is pending; it re-checks when it fires
+        self._timer_at = at
+        env = self.actor.sim.env
+        env.timeout(at - env.now).callbacks.append(self._timer)
+
+    def _timer(self, _event: Any) -> None:
+        self._timer_at = None
+        deadline = self._deadline
+        if deadline is None or self.actor.instance is None:
+            return
+        at, action = deadline
+        if self.actor.sim.env.now < at:
+            self._arm(at)
+        elif action == 'hibernate':
+            self._deadline = None
+            self.actor.unload('hibernated', 'idle and hibernatable for '
+                              f'{self.actor.sim.config.hibernate_after_ms / 1000:g} s')
+        elif action == 'evict':
+            self._deadline = None
+            self.actor.unload('evicted', 'idle and not hibernatable')
+        else:
+            self.update()   # a pin expired

@@ -1,0 +1,135 @@
+"""The runtime's side of one object's WebSockets (see :mod:`dosim.websocket`).
+
+A :class:`SocketHub` belongs to an :class:`~dosim.actor.Actor` and outlives its instances, as
+the runtime holds hibernatable sockets while the object hibernates. It moves messages over the
+network (one-way latency each way, in order per socket), answers auto-responses without
+waking the object, turns client messages and closes into events for the object, holds the
+object's sends at the output gate, meters incoming messages, and closes everything on a reset.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from .websocket import RESET_REASON, SocketEvent, WebSocket, WebSocketRequestResponsePair
+
+if TYPE_CHECKING:
+    from .actor import Actor
+
+__all__ = ['SocketHub']
+
+
+class SocketHub:
+    """The accepted server ends of one object, and its auto-response."""
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+        self.sockets: list[WebSocket] = []
+        self.auto_response: WebSocketRequestResponsePair | None = None
+
+    # -- accepting ------------------------------------------------------------------------
+    def adopt(self, ws: WebSocket, hibernatable: bool, tags: tuple[str, ...]) -> None:
+        cfg = self.actor.sim.config
+        if hibernatable and sum(s.hibernatable for s in self.sockets) >= cfg.ws_max_sockets:
+            raise RuntimeError(
+                f'this object already holds {cfg.ws_max_sockets} hibernatable WebSockets'
+            )
+        ws.actor = self.actor
+        ws.hibernatable = hibernatable
+        ws.tags = tags
+        ws.label = self.actor.label
+        self.sockets.append(ws)
+        self.actor.event('websocket_accept', -1, 'hibernatable' if hibernatable else 'standard')
+        if not hibernatable:
+            self.actor.lifecycle.pin(ws, math.inf)
+
+    def open_standard(self) -> bool:
+        return any(not s.hibernatable for s in self.sockets)
+
+    def _forget(self, ws: WebSocket) -> None:
+        if ws in self.sockets:
+            self.sockets.remove(ws)
+        if not ws.hibernatable:
+            self.actor.lifecycle.unpin(ws)
+
+    # -- client to object ---------------------------------------------------------------------
+    def _carry(self, ws: WebSocket, deliver: Any) -> None:
+        """Run *deliver* after one network trip, keeping this socket's messages in order."""
+        env = self.actor.sim.env
+        arrive = max(env.now + self.actor.sim.network.one_way('client', self.actor),
+                     ws._last_arrival)
+        ws._last_arrival = arrive
+        env.timeout(arrive - env.now).callbacks.append(lambda _ev: deliver())
+
+    def from_client(self, ws: WebSocket, message: Any, size: int) -> None:
+        self._carry(ws, lambda: self._arrive(ws, message, size))
+
+    def _arrive(self, ws: WebSocket, message: Any, size: int) -> None:
+        actor = self.actor
+        if ws.closed:
+            return
+        actor.meters['ws_messages_in'] += 1
+        if size > actor.sim.config.ws_max_message_bytes:
+            actor.event('websocket_error', -1, f'message of {size} bytes is too large')
+            self._enqueue(ws, 'websocket_error', (ValueError('message too large'),))
+            ws.close(1009, 'Message too large')
+            return
+        pair = self.auto_response
+        if pair is not None and message == pair.request:
+            ws.auto_response_ms = actor.sim.config.start_epoch_ms + actor.sim.env.now
+            actor.event('websocket_auto_response', -1, pair.request)
+            self._to_client(ws, pair.response)
+            return
+        actor.event('websocket_message', -1, f'{size} bytes')
+        self._enqueue(ws, 'websocket_message', (message,))
+
+    def _enqueue(self, ws: WebSocket, method: str, args: tuple[Any, ...]) -> None:
+        self.actor.deliver_event(SocketEvent(self.actor, ws, method, args))
+
+    def closed_by_client(self, ws: WebSocket, code: int, reason: str) -> None:
+        def arrive() -> None:
+            if ws.closed:
+                return
+            ws._mark_closed(code, reason)
+            self._forget(ws)
+            self.actor.event('websocket_close', -1, f'{code} by client')
+            self._enqueue(ws, 'websocket_close', (code, reason, True))
+
+        self._carry(ws, arrive)
+
+    # -- object to client ---------------------------------------------------------------------
+    def send(self, ws: WebSocket, message: Any) -> None:
+        """The object sends: held at the output gate, then one network trip."""
+        if not ws.accepted:
+            raise RuntimeError('You must call one of accept() or state.acceptWebSocket() on '
+                               'this WebSocket before sending messages.')
+        storage = self.actor.storage
+        if storage is None:
+            self._to_client(ws, message)
+        else:
+            storage.when_confirmed(lambda: self._to_client(ws, message))
+
+    def _to_client(self, ws: WebSocket, message: Any) -> None:
+        client = ws.peer
+        env = self.actor.sim.env
+        delay = self.actor.sim.network.one_way(self.actor, 'client')
+        env.timeout(delay).callbacks.append(lambda _ev: client._deliver(message))
+
+    def closed_by_server(self, ws: WebSocket, code: int, reason: str) -> None:
+        self._forget(ws)
+        self.actor.event('websocket_close', -1, f'{code} by object')
+        self._close_client(ws, code, reason)
+
+    def _close_client(self, ws: WebSocket, code: int, reason: str) -> None:
+        client = ws.peer
+        env = self.actor.sim.env
+        delay = self.actor.sim.network.one_way(self.actor, 'client')
+        env.timeout(delay).callbacks.append(lambda _ev: client._mark_closed(code, reason))
+
+    def close_all(self, code: int = 1011, reason: str = RESET_REASON) -> None:
+        """A reset or a deploy: every socket closes, hibernatable ones too."""
+        for ws in list(self.sockets):
+            ws._mark_closed(code, reason)
+            self._forget(ws)
+            self._close_client(ws, code, reason)
