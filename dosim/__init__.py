@@ -13,6 +13,8 @@ that models the Cloudflare runtime around them:
   writes before it are confirmed (:mod:`dosim.storage`, :mod:`dosim.transaction`);
 * calls: namespaces, ids, stubs with E-order, errors with Cloudflare's flags, overload
   (:mod:`dosim.namespace`, :mod:`dosim.call`, :mod:`dosim.errors`);
+* alarms with retry backoff (:mod:`dosim.alarms`); hibernation, eviction and duration billing
+  (:mod:`dosim.lifecycle`); WebSockets and the Hibernation API (:mod:`dosim.websocket`);
 * every constant in :class:`Config`, with its source; every happening in ``sim.trace``.
 
 Time is in milliseconds; see ``../shared/design.md`` for the contract.
@@ -28,6 +30,13 @@ from .ids import DurableObjectId
 from .namespace import DurableObjectNamespace, DurableObjectStub
 from .object import DurableObject
 from .simulation import Simulation
+from .websocket import (
+    WebSocket,
+    WebSocketClosedError,
+    WebSocketPair,
+    WebSocketRequestResponsePair,
+    connect_websocket,
+)
 
 __all__ = [
     'Config',
@@ -41,7 +50,12 @@ __all__ = [
     'Response',
     'Simulation',
     'StorageLimitError',
+    'WebSocket',
+    'WebSocketClosedError',
+    'WebSocketPair',
+    'WebSocketRequestResponsePair',
     'compute',
+    'connect_websocket',
     'fetch_external',
     'now',
     'sleep',

@@ -36,9 +36,9 @@ class Call:
     """A request or RPC call in flight (see the module docstring)."""
 
     __slots__ = (
-        'actor', 'answered', 'args', 'arrived_ms', 'caller', 'caller_actor', 'done', 'handler_done_ms',
-        'incarnation', 'kind', 'method', 'received_ms', 'released_ms', 'reply_sent_ms', 'rid',
-        'sent_ms', 'started_ms', 'stub',
+        'actor', 'answered', 'args', 'arrived_ms', 'caller', 'caller_actor', 'done',
+        'handler_done_ms', 'incarnation', 'kind', 'method', 'received_ms', 'released_ms',
+        'reply_sent_ms', 'rid', 'sent_ms', 'started_ms', 'stub',
     )
 
     def __init__(self, stub: DurableObjectStub, actor: Actor, kind: str, method: str,

@@ -1,7 +1,9 @@
 """``ctx``: what the runtime gives an object about itself (``DurableObjectState``).
 
 ``ctx.id`` and ``ctx.storage`` (a fresh :class:`~dosim.storage.Storage` each incarnation),
-``ctx.block_concurrency_while(fn)``, ``ctx.wait_until(event)`` and ``ctx.abort(reason)``.
+``ctx.block_concurrency_while(fn)``, ``ctx.wait_until(event)``, ``ctx.abort(reason)``, and the
+WebSocket Hibernation API: ``accept_websocket``, ``get_websockets``, ``get_tags``,
+``set_websocket_auto_response`` and ``get_websocket_auto_response_timestamp``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .context import active
 from .invocation import Aborted, Invocation
 from .storage import StorageResult
 from .transaction import Nested
+from .websocket import WebSocket, WebSocketRequestResponsePair
 
 if TYPE_CHECKING:
     from .actor import Actor
@@ -58,7 +61,73 @@ class DurableObjectState:
         """Keep the object in memory until *event* fires (at most 15 min)."""
         if not isinstance(event, Event):
             raise TypeError(f'wait_until(event): expected a SimPy event, got {event!r}')
-        self.pending.append(event)
+        if event.callbacks is None:   # already happened
+            return
+        lifecycle = self._actor.lifecycle
+        lifecycle.pin(event)
+        event.callbacks.append(lambda _ev: lifecycle.unpin(event))
+
+    # -- the WebSocket Hibernation API ----------------------------------------------------------
+    def accept_websocket(self, ws: WebSocket, tags: Any = ()) -> None:
+        """Accept the server end *ws* as hibernatable, with up to 10 *tags* (each at most 256
+        characters; duplicates are ignored). Its events then reach ``websocket_message``,
+        ``websocket_close`` and ``websocket_error``, waking the object if it hibernates."""
+        if not isinstance(ws, WebSocket) or not ws.is_server:
+            raise TypeError(
+                f'accept_websocket(ws): ws must be the server end of a pair, got {ws!r}'
+            )
+        if ws.accepted and not ws.hibernatable:
+            raise RuntimeError('Cannot call `acceptWebSocket()` if the WebSocket was already '
+                               'accepted via `accept()`')
+        if ws.accepted:
+            raise RuntimeError('This WebSocket has already been accepted.')
+        if isinstance(tags, str):
+            raise TypeError('accept_websocket(ws, tags): tags is a list of strings, not a string')
+        cfg = self._actor.sim.config
+        unique: list[str] = []
+        for tag in tags:
+            if not isinstance(tag, str):
+                raise TypeError(f'accept_websocket(): tags must be strings, got {tag!r}')
+            if len(tag) > cfg.ws_max_tag_chars:
+                raise ValueError(f'a Hibernatable WebSocket tag cannot be longer than '
+                                 f'{cfg.ws_max_tag_chars} characters; got {len(tag)}')
+            if tag not in unique:
+                unique.append(tag)
+        if len(unique) > cfg.ws_max_tags:
+            raise ValueError(f'a Hibernatable WebSocket cannot have more than {cfg.ws_max_tags} '
+                             'tags')
+        self._actor.sockets.adopt(ws, hibernatable=True, tags=tuple(unique))
+        ws.accepted = True
+
+    def get_websockets(self, tag: str | None = None) -> list[WebSocket]:
+        """The open hibernatable sockets of this object (with *tag*, if given)."""
+        hub = self._actor.sockets
+        return [s for s in hub.sockets
+                if s.hibernatable and not s.closed and (tag is None or tag in s.tags)]
+
+    def get_tags(self, ws: WebSocket) -> list[str]:
+        """The tags *ws* was accepted with."""
+        if not isinstance(ws, WebSocket) or not ws.hibernatable or ws.actor is not self._actor:
+            raise TypeError("you must call 'acceptWebSocket()' before attempting to access the "
+                            'tags of a WebSocket.')
+        return list(ws.tags)
+
+    def set_websocket_auto_response(self, pair: WebSocketRequestResponsePair | None = None) -> None:
+        """Answer messages equal to ``pair.request`` with ``pair.response`` without waking
+        the object; ``None`` removes the auto-response."""
+        if pair is not None and not isinstance(pair, WebSocketRequestResponsePair):
+            raise TypeError('set_websocket_auto_response(pair): pair must be a '
+                            f'WebSocketRequestResponsePair or None, got {pair!r}')
+        self._actor.sockets.auto_response = pair
+
+    def get_websocket_auto_response(self) -> WebSocketRequestResponsePair | None:
+        return self._actor.sockets.auto_response
+
+    def get_websocket_auto_response_timestamp(self, ws: WebSocket) -> float | None:
+        """Epoch ms of the last auto-response sent on *ws*, or ``None``."""
+        if not isinstance(ws, WebSocket):
+            raise TypeError(f'expected a WebSocket, got {ws!r}')
+        return ws.auto_response_ms
 
     def abort(self, reason: str | None = None, retry_alarm: bool = True) -> None:
         """Reset the object now: memory and unconfirmed writes are lost, the callers of

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     'WebSocket', 'WebSocketClosedError', 'WebSocketPair', 'WebSocketRequestResponsePair',
+    'connect_websocket',
 ]
 
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024   # DOC limits.mdx: received message size
@@ -236,3 +237,14 @@ class SocketEvent:
 
 def _Ignore(*_args: Any) -> None:  # noqa: N802 - a stand-in handler
     """A class without this WebSocket handler ignores the event."""
+
+
+def connect_websocket(stub: Any, url: str = 'https://do/ws', headers: Any = None) -> Any:
+    """Open a WebSocket to the object behind *stub*: ``ws = yield from connect_websocket(stub)``.
+    Sends a ``fetch`` with ``Upgrade: websocket`` and returns the client end of the 101
+    response; raises :class:`ValueError` if the object answered anything else."""
+    merged = {'Upgrade': 'websocket', **(headers or {})}
+    response = yield stub.fetch(url, headers=merged)
+    if response.status != 101 or response.web_socket is None:
+        raise ValueError(f'expected a 101 response with a WebSocket, got {response!r}')
+    return response.web_socket

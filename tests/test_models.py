@@ -7,6 +7,8 @@ swallowing keeps the period; rethrowing hands over to the runtime's retry backof
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 import dosim
@@ -80,7 +82,7 @@ def test_rethrown_failures_hand_the_timing_to_the_retry_backoff():
     assert (alarms['outcome'] == 'error').sum() >= 5
     streak = 0
     rows = list(alarms.itertuples())
-    for prev, nxt in zip(rows, rows[1:], strict=False):
+    for prev, nxt in itertools.pairwise(rows):
         if prev.outcome == 'ok':
             streak = 0
             assert 60_000 <= nxt.fired_ms - prev.fired_ms <= 60_000 + PERIOD_SLACK

@@ -4,7 +4,10 @@
   ``loop_interval_ms`` to run a cycle (``start_loop`` / ``stop_loop``), with a choice of what
   happens when a cycle fails;
 * :class:`EventScheduler` -- many timers (one-shot and repeating) multiplexed on the single
-  alarm an object has.
+  alarm an object has;
+* :class:`ChatRoom` -- broadcast to every socket, hibernatable or standard;
+* :class:`AgentSocket` -- an agent's WebSocket endpoint whose subscriptions live in socket
+  attachments, so they survive hibernation.
 
 Notebooks, scenarios and exercises use these same classes. Configure one with
 ``AgentLoop.configure(...)``, which returns a subclass with those settings.
@@ -13,6 +16,8 @@ Notebooks, scenarios and exercises use these same classes. Configure one with
 from __future__ import annotations
 
 from .agent_loop import AgentLoop, LoopSettings
+from .agent_socket import AgentSocket
+from .chat import ChatRoom
 from .scheduler import EventScheduler
 
-__all__ = ['AgentLoop', 'EventScheduler', 'LoopSettings']
+__all__ = ['AgentLoop', 'AgentSocket', 'ChatRoom', 'EventScheduler', 'LoopSettings']
