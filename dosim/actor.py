@@ -240,6 +240,8 @@ class Actor:
         instance = cls.__new__(cls)
         instance.ctx = self.ctx
         instance.env = self.sim.bindings
+        if self.lifecycle.state == 'hibernated':
+            self.event('wake', call.rid, call.method)
         self.event('constructor', call.rid)
         tasks: list[Invocation] = []
         self.constructor_tasks = tasks

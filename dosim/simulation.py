@@ -108,14 +108,18 @@ class Simulation:
     def meters(self) -> pd.DataFrame:
         """Billing meters: one row per object ever addressed, one column per meter
         (requests, cpu_ms, rows_read, rows_written, read_units, write_units,
-        delete_requests, ws_messages_in, duration_gb_s -- the last up to now)."""
+        delete_requests, ws_messages_in, duration_gb_s -- up to now), and billed_requests:
+        requests plus incoming WebSocket messages at 20:1."""
         rows = []
         for ns in self.namespaces.values():
             for actor in ns.actors.values():
                 values = dict(actor.meters)
                 values['duration_gb_s'] += actor.lifecycle.open_gb_s()
                 rows.append((ns.binding, actor.label, *(values[m] for m in METERS)))
-        return pd.DataFrame(rows, columns=['namespace', 'object', *METERS])
+        frame = pd.DataFrame(rows, columns=['namespace', 'object', *METERS])
+        # DOC pricing: incoming WebSocket messages are billed as requests at 20:1
+        frame['billed_requests'] = frame['requests'] + frame['ws_messages_in'] / 20
+        return frame
 
     def storage_of(self, namespace: str, name_or_id: Any) -> dict[str, Any]:
         """The confirmed storage of one object, as a dict in key order (for inspection)."""

@@ -78,6 +78,7 @@ def test_a_message_wakes_a_hibernated_object_and_the_attachment_survives(sim):
     assert got[1]['built'] == 2                      # constructor ran again after hibernation
     assert got[1]['attachment'] == {'joined': 'https://do/ws'}
     ev = sim.trace.events
+    assert ev.loc[ev['kind'] == 'wake', 'time_ms'].tolist() == [60_005.0]   # sent at 60,004
     assert ev.loc[ev['kind'] == 'hibernate', 'time_ms'].tolist()[0] == pytest.approx(10_003.0)
 
 
@@ -250,6 +251,7 @@ def chat_hour(hibernatable: bool) -> float:
     meters = sim.meters.iloc[0]
     assert meters['ws_messages_in'] == 600
     assert meters['requests'] == 10                  # one per connection
+    assert meters['billed_requests'] == 10 + 600 / 20   # messages bill at 20:1
     return meters['duration_gb_s']
 
 

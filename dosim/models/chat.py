@@ -45,7 +45,7 @@ class ChatRoom(DurableObject):
         name = request.url.partition('name=')[2] or 'anonymous'
         client, server = WebSocketPair()
         if self.hibernatable:
-            self.ctx.accept_websocket(server, [f'user:{name}'])
+            self.ctx.accept_websocket(server, ['chat', f'user:{name}'])
         else:
             server.accept()
             self.standard.append(server)
@@ -53,7 +53,7 @@ class ChatRoom(DurableObject):
 
     def _everyone(self) -> list[WebSocket]:
         if self.hibernatable:
-            return self.ctx.get_websockets()
+            return self.ctx.get_websockets('chat')
         return [s for s in self.standard if not s.closed]
 
     def websocket_message(self, ws: WebSocket, message: Any) -> Generator[Any, Any, None]:
