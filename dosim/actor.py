@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 __all__ = ['METERS', 'Actor']
 
+DEPLOY_RESET = 'Durable Object reset because its code was updated.'
+GRACE_OVER = 'Grace period complete: the old instance of this Durable Object was stopped.'
+
 METERS = (
     'requests', 'cpu_ms', 'rows_read', 'rows_written', 'read_units', 'write_units',
     'delete_requests', 'ws_messages_in', 'duration_gb_s',
@@ -71,6 +74,8 @@ class Actor:
         self.alarm: AlarmState | None = None
         self._sockets: SocketHub | None = None
         self.outbound = 0  # calls this object made that are not answered yet
+        self.location: Any = None  # its data centre, fixed by its first call
+        self.name_checked = False
         self._trace = self.sim.trace
         self.lifecycle = Lifecycle(self)
 
@@ -106,6 +111,8 @@ class Actor:
         now = self.sim.env.now
         call.arrived_ms = now
         self.meters['requests'] += 1
+        if self._trace.full:
+            self.event('message_received', call.rid, f'{call.kind} {call.caller}->{self.label}')
         self.event('request_received', call.rid, call.method)
         cfg = self.sim.config
         message = None
@@ -273,6 +280,60 @@ class Actor:
         self.event('hibernate' if state == 'hibernated' else 'evict', -1, reason)
         self.lifecycle.enter(state, reason)
 
+    # -- deploys ------------------------------------------------------------------------------
+    def deploy(self) -> None:
+        """New code: every WebSocket closes and the instance is replaced. Events already
+        running finish on the old instance within a 30 s grace period, without storage; new
+        events go to a new instance (see :mod:`dosim.faults`)."""
+        if self._sockets is not None:
+            self._sockets.close_all(1012, DEPLOY_RESET)
+        if self.instance is None:
+            return
+        started = {c for c in self.calls if c.started_ms == c.started_ms}
+        if not self.live and not started and self.storage.gate_open:
+            self.unload('evicted', 'code deploy')
+            return
+        old = self._retire(started)
+        self.event('deploy', -1, f'{len(old.live)} events finish on the old instance')
+        grace = self.sim.config.deploy_grace_ms
+        self.sim.env.timeout(grace).callbacks.append(
+            lambda _ev: old.stop_old_instance('grace period complete'))
+        self._dispatch()
+
+    def _retire(self, started: set[Call]) -> Actor:
+        """Move the running instance and its events to a copy of this actor, which runs
+        them out; this actor starts afresh for new events."""
+        old = object.__new__(Actor)
+        old.__dict__.update(self.__dict__)
+        old.lifecycle = _Offstage()
+        old._sockets = None
+        keep = (_RESUME, _TASK)
+        old.ready = deque(item for item in self.ready if item[0] in keep)
+        old.calls, old.queued, old.queued_since = started, 0, deque()
+        alarm = self.alarm
+        old.alarm = alarm if alarm is not None and alarm.running_inv in self.live else None
+        for inv in old.live:
+            inv.actor = old
+        for call in started:
+            call.actor = old
+        old.storage.draining = True
+        old.storage.retired_to = old
+        self.ready = deque(item for item in self.ready if item[0] not in keep)
+        self.calls = self.calls - started
+        self.live = set()
+        self.instance = self.ctx = self.storage = self.running = None
+        self.lifecycle.enter('evicted', 'code deploy')
+        return old
+
+    def stop_old_instance(self, why: str) -> None:
+        """End the old instance kept after a deploy: whatever still runs there fails."""
+        if self.instance is None:
+            return
+        message = DEPLOY_RESET if 'storage' in why else GRACE_OVER
+        self.reset(errors.DurableObjectError(message, retryable=True, breaks_stub=True), why)
+        if 'storage' in why:
+            raise Aborted(why)
+
     # -- resets -----------------------------------------------------------------------------
     def reset(self, error: errors.DurableObjectError, reason: str,
               culprit: Invocation | None = None, retry_alarm: bool = True) -> None:
@@ -302,3 +363,24 @@ class Actor:
             call.respond(None, error.copy())
         if self.alarm is not None:
             self.alarm.on_reset(culprit, retry_alarm, error.message)
+
+
+class _Offstage:
+    """The lifecycle of an old instance after a deploy: it records nothing."""
+
+    pins: dict[Any, float] = {}  # noqa: RUF012 - never filled
+
+    def enter(self, state: str, reason: str = '') -> None:
+        pass
+
+    def update(self) -> None:
+        pass
+
+    def pin(self, token: Any, limit_ms: float = 0.0) -> None:
+        pass
+
+    def unpin(self, token: Any) -> None:
+        pass
+
+    def open_gb_s(self) -> float:
+        return 0.0

@@ -178,7 +178,9 @@ class AlarmState:
     def handler_done(self, run: AlarmRun, exc: BaseException | None) -> None:
         """The handler returned or raised: the outcome counts once its writes (a new alarm
         among them) are confirmed; a reset before that makes it an infrastructure failure."""
-        self.actor.storage.when_confirmed(lambda: self._ended(run, exc))
+        inv = self.running_inv
+        storage = inv.storage if inv is not None else self.actor.storage
+        storage.when_confirmed(lambda: self._ended(run, exc))
 
     def _ended(self, run: AlarmRun, exc: BaseException | None) -> None:
         if self.running is not run:

@@ -20,6 +20,8 @@ from . import errors
 from .http import Request, Response
 from .values import clone_in, clone_out
 
+NETWORK_LOST = 'Network connection lost.'
+
 if TYPE_CHECKING:
     from .actor import Actor
     from .namespace import DurableObjectStub
@@ -37,12 +39,12 @@ class Call:
 
     __slots__ = (
         'actor', 'answered', 'args', 'arrived_ms', 'caller', 'caller_actor', 'done',
-        'handler_done_ms', 'incarnation', 'kind', 'method', 'received_ms', 'released_ms',
+        'handler_done_ms', 'incarnation', 'kind', 'method', 'origin', 'received_ms', 'released_ms',
         'reply_sent_ms', 'rid', 'sent_ms', 'started_ms', 'stub',
     )
 
     def __init__(self, stub: DurableObjectStub, actor: Actor, kind: str, method: str,
-                 args: tuple[Any, ...], caller: str) -> None:
+                 args: tuple[Any, ...], caller: str, origin: Any) -> None:
         sim = actor.sim
         self.rid = sim.next_request_id()
         self.stub = stub
@@ -51,6 +53,7 @@ class Call:
         self.method = method
         self.args = args
         self.caller = caller
+        self.origin = origin   # the calling actor, or the client's Location
         self.caller_actor: Actor | None = None
         self.done = Event(sim.env)
         self.done._defused = True  # an unobserved failure is in the trace, not a crash
@@ -116,14 +119,26 @@ class Call:
         self.reply_sent_ms = env.now
         if error is not None:
             self.actor.event('request_failed', self.rid, error.message)
-        delay = sim.network.one_way(self.actor, self.caller)
+        network = sim.network
+        delay = network.one_way(self.actor, self.origin)
+        if network.cut(self.actor, self.origin):
+            self.actor.event('message_lost', self.rid, 'reply: partition')
+            value, error = None, errors.DurableObjectError(
+                NETWORK_LOST, retryable=True, breaks_stub=True)
+        else:
+            self.actor.event('message_sent', self.rid, f'reply {self.actor.label}->{self.caller}')
         env.timeout(delay).callbacks.append(lambda _ev: self._arrive_back(value, error))
 
     def _arrive_back(self, value: Any, error: errors.DurableObjectError | None) -> None:
         sim = self.actor.sim
         self.received_ms = sim.env.now
+        if sim.trace.full and self.caller_actor is not None:
+            self.caller_actor.event('message_received', self.rid,
+                                    f'reply {self.actor.label}->{self.caller}')
         if error is not None and error.breaks_stub:
             self.stub._broken = error
+        if isinstance(value, Response) and value.web_socket is not None:
+            value.web_socket.origin = self.origin   # where the client end lives
         origin = self.caller_actor
         if origin is not None:
             origin.outbound -= 1

@@ -137,6 +137,10 @@ class Config:
     ws_max_message_bytes: int = _c(
         33_554_432, 'bytes', 'DOC limits.mdx (32 MiB)', 'largest message an object receives'
     )
+    deploy_grace_ms: float = _c(
+        30_000.0, 'ms', 'DOC lifecycle; workers limits (30 s grace on shutdown)',
+        'after a deploy, events already running may finish on the old instance this long',
+    )
     # -- overload --------------------------------------------------------------------------
     overload_max_queued: int = _c(
         1000, 'requests', 'assumption (gaps: thresholds unpublished)',
@@ -146,10 +150,31 @@ class Config:
         10_000.0, 'ms', 'assumption (DOC troubleshooting names a 10 s window)',
         'a new request is refused while the oldest queued one has waited longer than this',
     )
-    # -- network (a constant until the geographic model lands) -------------------------------
-    network_one_way_ms: float = _c(
+    # -- network and placement (data/network.md) ----------------------------------------------
+    client_location: str = _c(
+        'IAD', 'IATA code', 'assumption', 'where clients are, unless their stub says otherwise'
+    )
+    fibre_km_per_ms: float = _c(
+        200.0, 'km/ms', 'physics: light in fibre travels at about 2/3 c',
+        'signal speed along a fibre route',
+    )
+    route_inflation: float = _c(
+        1.5, 'factor', 'assumption (path measurements commonly find 1.5-2x)',
+        'fibre routes are longer than the great circle by this factor',
+    )
+    hop_base_ms: float = _c(
         1.0, 'ms', 'assumption (DOC: no latency figures published)',
-        'one-way latency between a caller and an object in the same data centre',
+        'fixed cost of one message, even within one data centre',
+    )
+    jitter_scale_ms: float = _c(
+        0.1, 'ms', 'assumption', 'Pareto jitter per message: scale x (paretovariate(shape) - 1)'
+    )
+    jitter_shape: float = _c(
+        3.0, 'shape', 'assumption', 'Pareto tail index of the jitter (smaller: heavier tail)'
+    )
+    uniqueness_check_ms: float = _c(
+        200.0, 'ms', 'DOC api/namespace.mdx (up to a few hundred ms)',
+        'first call to a name-derived id: the worldwide uniqueness check, once per name',
     )
     # -- billing ---------------------------------------------------------------------------
     billed_memory_mb: int = _c(128, 'MB', 'DOC pricing partial', 'duration is billed at 128 MB')
@@ -162,6 +187,8 @@ class Config:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             _check_field(f.name, f.type, value)
+        if self.jitter_shape <= 0:
+            raise ValueError(f'Config.jitter_shape must be > 0, got {self.jitter_shape!r}')
         if self.evict_after_min_ms > self.evict_after_max_ms:
             raise ValueError(
                 f'Config.evict_after_min_ms ({self.evict_after_min_ms!r}) must not exceed '

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 from simpy.events import Event
 
 from .actor import Actor
-from .call import Call, make_request
+from .call import NETWORK_LOST, Call, make_request
 from .context import active
+from .errors import DurableObjectError
 from .ids import DurableObjectId
 from .values import clone_in, clone_out
 
@@ -53,6 +54,7 @@ class DurableObjectNamespace:
         self.storage = storage
         self.actors: dict[str, Actor] = {}
         self._names: dict[str, str] = {}
+        self._first_hint: dict[str, str | None] = {}   # the hint of each id's first get()
 
     def __repr__(self) -> str:
         return f'DurableObjectNamespace({self.binding!r}, {self.cls.__name__}, {self.storage})'
@@ -78,8 +80,12 @@ class DurableObjectNamespace:
         return oid
 
     # -- stubs ------------------------------------------------------------------------------
-    def get(self, oid: DurableObjectId, location_hint: str | None = None) -> DurableObjectStub:
-        """A stub for the object *oid*. Nothing is sent until a call is made."""
+    def get(self, oid: DurableObjectId, location_hint: str | None = None, *,
+            client_location: str | None = None) -> DurableObjectStub:
+        """A stub for the object *oid*. Nothing is sent until a call is made. The object is
+        placed in the region of *location_hint* if this is the first ``get()`` of its id (a
+        later hint is ignored). A client's calls leave from *client_location* (an IATA code;
+        default ``Config.client_location``); an object's leave from where it is placed."""
         if not isinstance(oid, DurableObjectId):
             raise TypeError(f'get(id): id must be a DurableObjectId, got {oid!r}')
         if oid.namespace_key != self.key:
@@ -91,11 +97,16 @@ class DurableObjectNamespace:
                 f'get(id, location_hint): unknown location hint {location_hint!r}; '
                 f'use one of {", ".join(LOCATION_HINTS)}'
             )
-        return DurableObjectStub(self, oid, location_hint)
+        origin = None
+        if client_location is not None:
+            origin = self.sim.network.location(client_location, 'get(client_location)')
+        self._first_hint.setdefault(str(oid), location_hint)
+        return DurableObjectStub(self, oid, location_hint, origin)
 
-    def get_by_name(self, name: str) -> DurableObjectStub:
-        """Shorthand for ``get(id_from_name(name))``."""
-        return self.get(self.id_from_name(name))
+    def get_by_name(self, name: str, location_hint: str | None = None, *,
+                    client_location: str | None = None) -> DurableObjectStub:
+        """Shorthand for ``get(id_from_name(name), ...)``."""
+        return self.get(self.id_from_name(name), location_hint, client_location=client_location)
 
     # -- runtime ----------------------------------------------------------------------------
     def actor(self, oid: DurableObjectId) -> Actor:
@@ -118,8 +129,9 @@ class DurableObjectStub:
     """A client for one object. ``fetch`` and RPC methods return events to ``yield``."""
 
     def __init__(self, namespace: DurableObjectNamespace, oid: DurableObjectId,
-                 location_hint: str | None) -> None:
+                 location_hint: str | None, origin: Any = None) -> None:
         self._ns = namespace
+        self._origin = origin
         self._broken: Any = None
         self._last_arrival = -math.inf
         self.id = oid
@@ -149,7 +161,11 @@ class DurableObjectStub:
     def _call(self, kind: str, method: str, args: tuple[Any, ...]) -> Event:
         actor = self._ns.actor(self.id)
         inv = active.invocation
-        call = Call(self, actor, kind, method, args, 'client' if inv is None else inv.actor.label)
+        if inv is None:
+            origin = self._origin or self._ns.sim.network.client_location
+            call = Call(self, actor, kind, method, args, 'client', origin)
+        else:
+            call = Call(self, actor, kind, method, args, inv.actor.label, inv.actor)
         if self._broken is not None:
             error = self._broken.copy(remote=False)
             call.answered = True
@@ -169,6 +185,20 @@ class DurableObjectStub:
     def _depart(self, call: Call) -> None:
         sim = self._ns.sim
         env = sim.env
-        arrive = max(env.now + sim.network.one_way(call.caller, call.actor), self._last_arrival)
+        network = sim.network
+        actor = call.actor
+        network.place(actor, call.origin, self._ns._first_hint.get(str(self.id)))
+        delay = network.one_way(call.origin, actor)
+        if self.id.name is not None and not actor.name_checked:
+            actor.name_checked = True   # the worldwide uniqueness check, once per name
+            delay += sim.config.uniqueness_check_ms
+            actor.event('uniqueness_check', call.rid, f'{sim.config.uniqueness_check_ms:g} ms')
+        if network.cut(call.origin, actor):
+            actor.event('message_lost', call.rid, 'request: partition')
+            call.respond(None, DurableObjectError(NETWORK_LOST, retryable=True, breaks_stub=True))
+            return
+        arrive = max(env.now + delay, self._last_arrival)
         self._last_arrival = arrive
-        env.timeout(arrive - env.now).callbacks.append(lambda _ev: call.actor.receive(call))
+        if sim.trace.full:
+            actor.event('message_sent', call.rid, f'{call.kind} {call.caller}->{actor.label}')
+        env.timeout(arrive - env.now).callbacks.append(lambda _ev: actor.receive(call))

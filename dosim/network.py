@@ -1,27 +1,103 @@
-"""How long a message takes between two places.
+"""Where things are, and how long a message takes between them.
 
-For now every caller and every object sit in one data centre and a one-way trip takes
-``Config.network_one_way_ms``. The geographic model (locations, great-circle distance over
-fibre, placement) replaces :meth:`Network.one_way` without changing its callers.
+Every caller and every object has a place: a data centre of ``data/locations.csv``
+(:mod:`dosim.geo`). Clients sit where their stub says (``ns.get(id, client_location='LHR')``,
+default ``Config.client_location``); an object is placed when its first call is sent, in
+the hosting data centre nearest that caller -- or, if the first ``get()`` for its id carried a
+``location_hint``, in that region (``sam``, ``afr`` and ``me`` spawn nearby) -- and it never
+moves.
+
+One-way latency is physics plus noise::
+
+    great-circle km / Config.fibre_km_per_ms x Config.route_inflation + Config.hop_base_ms
+      + jitter (Pareto: Config.jitter_scale_ms x (paretovariate(Config.jitter_shape) - 1))
+      + any injected latency spike
+
+The first call to an object whose id came from a name also pays the global uniqueness check
+(``Config.uniqueness_check_ms``), once per name. Calls crossing an injected partition fail with
+a retryable ``Network connection lost.``. The assumptions are in ``data/network.md``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import geo
+
 if TYPE_CHECKING:
+    from .actor import Actor
     from .simulation import Simulation
 
 __all__ = ['Network']
 
 
 class Network:
-    """One-way latencies between callers and objects."""
+    """Placement and one-way latencies of one simulation."""
 
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
-        self._one_way = sim.config.network_one_way_ms
+        cfg = sim.config
+        self.locations = geo.load_locations()
+        self.client_location = self.location(cfg.client_location, 'Config.client_location')
+        self._rng = sim.streams.get('network')
+        self._fibre = cfg.fibre_km_per_ms
+        self._inflation = cfg.route_inflation
+        self._base = cfg.hop_base_ms
+        self._jitter_scale = cfg.jitter_scale_ms
+        self._jitter_shape = cfg.jitter_shape
+        self._cache: dict[tuple[str, str], float] = {}
+
+    def location(self, iata: str, what: str = 'location') -> geo.Location:
+        """The data centre with code *iata*; a :class:`ValueError` names unknown ones."""
+        found = self.locations.get(iata) if isinstance(iata, str) else None
+        if found is None:
+            known = ', '.join(sorted(self.locations))
+            raise ValueError(f'{what}: unknown data centre {iata!r}; known: {known}')
+        return found
+
+    def where(self, endpoint: Any) -> geo.Location:
+        """The place of an actor (its placement) or of a client (a location)."""
+        if isinstance(endpoint, geo.Location):
+            return endpoint
+        placed = getattr(endpoint, 'location', None)
+        if placed is not None:
+            return placed
+        return self.client_location
+
+    def place(self, actor: Actor, caller: Any, hint: str | None) -> geo.Location:
+        """Fix *actor*'s data centre on its first call (see the module docstring)."""
+        if actor.location is None:
+            if hint is not None:
+                actor.location = geo.hint_location(hint, self.locations)
+            else:
+                hosting = [loc for loc in self.locations.values() if loc.hosts_objects]
+                actor.location = geo.nearest(self.where(caller), hosting)
+            actor.event('placed', -1, f'{actor.location.iata} ({actor.location.region})'
+                        + (f', hint {hint}' if hint else ''))
+        return actor.location
+
+    def base_ms(self, src: Any, dst: Any) -> float:
+        """The deterministic part of the one-way latency from *src* to *dst*."""
+        a, b = self.where(src), self.where(dst)
+        key = (a.iata, b.iata)
+        value = self._cache.get(key)
+        if value is None:
+            value = self._cache[key] = geo.one_way_ms(
+                a, b, fibre_km_per_ms=self._fibre, route_inflation=self._inflation,
+                base_ms=self._base)
+        return value
 
     def one_way(self, src: Any, dst: Any) -> float:
-        """Milliseconds for one message from *src* to *dst* (a caller label or an actor)."""
-        return self._one_way
+        """Milliseconds for one message from *src* to *dst*, jitter and faults included."""
+        ms = self.base_ms(src, dst)
+        if self._jitter_scale:
+            ms += self._jitter_scale * (self._rng.paretovariate(self._jitter_shape) - 1.0)
+        faults = self.sim.faults
+        if faults.latency_spikes:
+            ms += faults.latency_extra(self.where(src), self.where(dst))
+        return ms
+
+    def cut(self, src: Any, dst: Any) -> bool:
+        """Whether an injected partition separates *src* and *dst* right now."""
+        faults = self.sim.faults
+        return bool(faults.partitions) and faults.partitioned(self.where(src), self.where(dst))

@@ -57,7 +57,7 @@ class SocketHub:
     def _carry(self, ws: WebSocket, deliver: Any) -> None:
         """Run *deliver* after one network trip, keeping this socket's messages in order."""
         env = self.actor.sim.env
-        arrive = max(env.now + self.actor.sim.network.one_way('client', self.actor),
+        arrive = max(env.now + self.actor.sim.network.one_way(ws.peer.origin, self.actor),
                      ws._last_arrival)
         ws._last_arrival = arrive
         env.timeout(arrive - env.now).callbacks.append(lambda _ev: deliver())
@@ -113,7 +113,7 @@ class SocketHub:
     def _to_client(self, ws: WebSocket, message: Any) -> None:
         client = ws.peer
         env = self.actor.sim.env
-        delay = self.actor.sim.network.one_way(self.actor, 'client')
+        delay = self.actor.sim.network.one_way(self.actor, client.origin)
         env.timeout(delay).callbacks.append(lambda _ev: client._deliver(message))
 
     def closed_by_server(self, ws: WebSocket, code: int, reason: str) -> None:
@@ -124,7 +124,7 @@ class SocketHub:
     def _close_client(self, ws: WebSocket, code: int, reason: str) -> None:
         client = ws.peer
         env = self.actor.sim.env
-        delay = self.actor.sim.network.one_way(self.actor, 'client')
+        delay = self.actor.sim.network.one_way(self.actor, client.origin)
         env.timeout(delay).callbacks.append(lambda _ev: client._mark_closed(code, reason))
 
     def close_all(self, code: int = 1011, reason: str = RESET_REASON) -> None:

@@ -107,9 +107,14 @@ class Storage:
         self._seq = 0
         self._last_confirm = -math.inf
         self.dead = False
+        self.draining = False
+        self.retired_to: Any = None   # after a deploy: the actor running the old instance
 
     # -- validation ---------------------------------------------------------------------
     def _live(self) -> None:
+        if self.draining:   # the old instance after a deploy: storage access stops it
+            self.draining = False
+            self.retired_to.stop_old_instance('touched storage during the grace period')
         if self.dead:
             raise errors.DurableObjectError(
                 'Durable Object storage is no longer available: this instance was reset.',
@@ -190,7 +195,7 @@ class Storage:
             value = None if stored is DELETED else clone_out(stored)
             if hit and value is None:
                 return _DONE
-            return StorageResult(value, 0.0 if hit else self._miss_ms)
+            return StorageResult(value, 0.0 if hit else self._miss())
         found: dict[str, Any] = {}
         all_hit = True
         for k in sorted(set(self._keys(key, 'get'))):
@@ -200,7 +205,13 @@ class Storage:
             if stored is not DELETED:
                 found[k] = clone_out(stored)
         self._event('storage_get', f'{len(found)} keys')
-        return StorageResult(found, 0.0 if all_hit else self._miss_ms)
+        return StorageResult(found, 0.0 if all_hit else self._miss())
+
+    def _miss(self) -> float:
+        faults = self._actor.sim.faults
+        if faults.storage_spikes:
+            return self._miss_ms + faults.storage_extra(self._actor)
+        return self._miss_ms
 
     def list(
         self,
@@ -245,7 +256,7 @@ class Storage:
         if all(v is None for v in (prefix, start, start_after, end, limit)):
             self.all_cached = True
         self._event('storage_list', f'{len(found)} keys')
-        return StorageResult(found, 0.0 if hit else self._miss_ms)
+        return StorageResult(found, 0.0 if hit else self._miss())
 
     def _bill_list(self, found: dict[str, Any]) -> None:
         if self.backend == 'kv':
@@ -307,7 +318,7 @@ class Storage:
             self._write(k, DELETED)
         self._event('storage_delete', keys[0] if single else f'{len(keys)} keys')
         value: Any = bool(existed) if single else existed
-        return StorageResult(value, 0.0 if all_hit else self._miss_ms)
+        return StorageResult(value, 0.0 if all_hit else self._miss())
 
     def delete_all(self) -> StorageResult:
         """Delete every key (atomically, as on the SQLite backend)."""
@@ -395,7 +406,10 @@ class Storage:
         self.open = None
         actor = self._actor
         env = actor.sim.env
-        confirm_at = max(env.now + self._confirm_ms, self._last_confirm)
+        confirm_ms = self._confirm_ms
+        if actor.sim.faults.storage_spikes:
+            confirm_ms += actor.sim.faults.storage_extra(actor)
+        confirm_at = max(env.now + confirm_ms, self._last_confirm)
         self._last_confirm = batch.confirm_at = confirm_at
         self.pending.append(batch)
         self._event('flush', f'batch {batch.seq}: {len(batch.writes)} keys'

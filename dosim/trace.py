@@ -26,6 +26,9 @@ the simulation started.
     ``start_ms``, ``end_ms`` (the simulation's current time for the interval still open),
     ``reason`` (why the interval began).
 
+``faults`` -- one row per injected fault as it takes effect: ``time_ms``, ``kind``,
+    ``target`` (object, data centre, namespace, places) and ``detail``.
+
 ``alarms`` -- one row per alarm attempt:
     ``namespace``, ``object``, ``incarnation``, ``scheduled_ms`` (the time the alarm was set
     for), ``fired_ms`` (its handler started; NaN if the object was reset before it could),
@@ -49,7 +52,8 @@ EVENT_KINDS = (
     'request_failed', 'overloaded', 'constructor', 'reset', 'gate_open', 'gate_close',
     'storage_get', 'storage_put', 'storage_delete', 'storage_list', 'storage_delete_all',
     'storage_sync', 'alarm_set', 'alarm_deleted', 'alarm_fired', 'alarm_started',
-    'alarm_retry', 'alarm_cleared', 'alarm_abandoned', 'fault', 'transaction_commit',
+    'alarm_retry', 'alarm_cleared', 'alarm_abandoned', 'fault', 'placed', 'uniqueness_check',
+    'message_sent', 'message_received', 'message_lost', 'deploy', 'transaction_commit',
     'transaction_rollback', 'flush', 'confirm',
     'write_failed', 'compute', 'sleep', 'fetch_external', 'block_concurrency',
 )
@@ -64,6 +68,7 @@ REQUEST_COLUMNS = [
 LIFECYCLE_COLUMNS = [
     'namespace', 'object', 'incarnation', 'state', 'start_ms', 'end_ms', 'reason'
 ]
+FAULT_COLUMNS = ['time_ms', 'kind', 'target', 'detail']
 ALARM_COLUMNS = [
     'namespace', 'object', 'incarnation', 'scheduled_ms', 'fired_ms', 'done_ms', 'retry_count',
     'is_retry', 'outcome', 'next_attempt_ms', 'error',
@@ -102,6 +107,8 @@ class Trace:
         self._requests = _Table(REQUEST_COLUMNS)
         self._lifecycle = _Table(LIFECYCLE_COLUMNS)
         self._alarms = _Table(ALARM_COLUMNS)
+        self._faults = _Table(FAULT_COLUMNS)
+        self.fault_rows = self._faults.rows
         self._open: dict[tuple[str, str], list[Any]] = {}
         self._closed: dict[tuple[str, str], tuple[Any, ...]] = {}  # held back one step
         self.event_rows = self._events.rows  # appended to directly on the hot path
@@ -153,6 +160,10 @@ class Trace:
     @property
     def alarms(self) -> pd.DataFrame:
         return self._alarms.frame()
+
+    @property
+    def faults(self) -> pd.DataFrame:
+        return self._faults.frame()
 
     @property
     def lifecycle(self) -> pd.DataFrame:

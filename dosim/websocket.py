@@ -98,6 +98,7 @@ class WebSocket:
         self._attachment: Any = None
         self._last_arrival = -math.inf
         self.label = 'client'
+        self.origin: Any = 'client'   # a client end's place (set when it is handed out)
 
     def __repr__(self) -> str:
         side = 'server' if self.is_server else 'client'

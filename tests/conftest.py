@@ -9,10 +9,20 @@ import pytest
 
 import dosim
 
+#: Most tests assert exact times, so they switch off what makes times irregular: network
+#: jitter and the one-time worldwide uniqueness check of name-derived ids. The tests of those
+#: two features (and of determinism) use the default, realistic Config.
+QUIET = dosim.Config(jitter_scale_ms=0.0, uniqueness_check_ms=0.0)
+
+
+def make_sim(seed: int = 1, **overrides: Any) -> dosim.Simulation:
+    """A simulation with the QUIET config, changed by *overrides*."""
+    return dosim.Simulation(seed=seed, config=QUIET.replace(**overrides))
+
 
 @pytest.fixture
 def sim() -> dosim.Simulation:
-    return dosim.Simulation(seed=1)
+    return make_sim()
 
 
 def fire(sim: dosim.Simulation, calls: list[tuple[float, Callable[[], Any]]]) -> list[Any]:

@@ -15,7 +15,7 @@ from typing import ClassVar
 import pytest
 
 import dosim
-from tests.conftest import fire
+from tests.conftest import fire, make_sim
 
 T0 = dosim.Config().start_epoch_ms
 
@@ -59,7 +59,7 @@ def set_at(sim, ns, at_ms, when=0.0, name='a'):
 def test_the_retry_schedule_backs_off_from_2_s_with_bounded_jitter():
     jitters = set()
     for seed in range(5):
-        sim = dosim.Simulation(seed=seed)
+        sim = make_sim(seed=seed)
         cls = flaky(fail=99)
         ns = sim.namespace('A', cls)
         set_at(sim, ns, 1000)
@@ -349,7 +349,7 @@ def test_a_class_without_an_alarm_handler_may_set_one_only_in_its_constructor(si
 
 @pytest.mark.parametrize(('deletes', 'expected'), [(True, 'None'), (False, repr(epoch(50_000)))])
 def test_delete_all_deletes_the_alarm_by_default(deletes, expected):
-    sim = dosim.Simulation(config=dosim.Config(delete_all_deletes_alarm=deletes))
+    sim = make_sim(delete_all_deletes_alarm=deletes)
 
     class Wiper(dosim.DurableObject):
         def fetch(self, request):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 import dosim
-from tests.conftest import fire, texts
+from tests.conftest import fire, make_sim, texts
 
 
 class Service(dosim.DurableObject):
@@ -73,7 +73,7 @@ def test_an_uncaught_exception_reaches_the_caller_as_remote(sim):
 
 
 def test_uncaught_exceptions_can_be_made_to_reset():
-    sim = dosim.Simulation(config=dosim.Config(reset_on_uncaught_exception=True))
+    sim = make_sim(reset_on_uncaught_exception=True)
     ns = sim.namespace('S', Service)
     stub = ns.get_by_name('s')
     fire(sim, [(0, lambda: stub.fetch('https://do/boom')), (5, lambda: stub.add(1, 1))])

@@ -43,7 +43,7 @@ def test_unknown_fields_are_refused_by_name():
     ('cpu_limit_ms', -1, r'Config.cpu_limit_ms must be a finite number >= 0, got -1'),
     ('write_failure_rate', 1.5, r'Config.write_failure_rate is a probability'),
     ('overload_max_queued', 2.5, r'Config.overload_max_queued must be a whole number, got 2.5'),
-    ('network_one_way_ms', 'fast', r"Config.network_one_way_ms must be a number, got 'fast'"),
+    ('hop_base_ms', 'fast', r"Config.hop_base_ms must be a number, got 'fast'"),
     ('reset_on_uncaught_exception', 1, r'must be true or false, got 1'),
     ('trace_level', 'loud', r"Config.trace_level must be one of"),
 ])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 import dosim
-from tests.conftest import fire
+from tests.conftest import fire, make_sim
 
 BUILT: list[float] = []
 
@@ -100,7 +100,7 @@ def test_a_pin_lasts_at_most_15_minutes(sim):
 
 @pytest.mark.parametrize('seed', range(6))
 def test_an_object_that_cannot_hibernate_is_evicted_after_70_to_140_s(seed):
-    sim = dosim.Simulation(seed=seed, config=dosim.Config(pending_io_pins=False))
+    sim = make_sim(pending_io_pins=False, seed=seed)
     sim.namespace('SLOW', Slow)
     ns = sim.namespace('P', Plain)
     fire(sim, [(0, lambda: ns.get_by_name('p').fetch('https://do/fire-and-forget'))])
@@ -116,7 +116,7 @@ def test_an_object_that_cannot_hibernate_is_evicted_after_70_to_140_s(seed):
 def test_the_eviction_delay_is_drawn_per_idle_period():
     delays = set()
     for seed in range(6):
-        sim = dosim.Simulation(seed=seed, config=dosim.Config(pending_io_pins=False))
+        sim = make_sim(pending_io_pins=False, seed=seed)
         sim.namespace('SLOW', Slow)
         ns = sim.namespace('P', Plain)
         fire(sim, [(0, lambda ns=ns: ns.get_by_name('p').fetch('https://do/fire-and-forget'))])
@@ -150,7 +150,7 @@ def test_duration_is_billed_while_active_or_pinned_and_not_while_hibernatable(si
 
 
 def test_the_older_rule_bills_the_10_s_before_hibernation():
-    sim = dosim.Simulation(config=dosim.Config(bill_hibernatable_idle=True))
+    sim = make_sim(bill_hibernatable_idle=True)
     ns = sim.namespace('P', Plain)
     fire(sim, [(0, lambda: ns.get_by_name('p').fetch('https://do/'))])
     sim.run(until=100_000)

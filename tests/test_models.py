@@ -13,6 +13,7 @@ import pytest
 
 import dosim
 from dosim.models import AgentLoop, EventScheduler
+from tests.conftest import make_sim
 
 HOUR = 3_600_000
 # The next alarm is set for floor(Date.now()) + interval at the end of a cycle; it is
@@ -23,7 +24,7 @@ T0 = dosim.Config().start_epoch_ms
 
 
 def run_loop(hours=1.0, seed=0, **settings):
-    sim = dosim.Simulation(seed=seed)
+    sim = make_sim(seed=seed)
     ns = sim.namespace('AGENTS', AgentLoop.configure(**settings))
     stub = ns.get_by_name('agent-1')
 
@@ -51,7 +52,7 @@ def test_a_5_s_cycle_stretches_the_period_to_65_s():
 
 
 def test_stop_loop_ends_the_chain():
-    sim = dosim.Simulation()
+    sim = make_sim()
     ns = sim.namespace('AGENTS', AgentLoop)
     stub = ns.get_by_name('a')
 
@@ -107,7 +108,7 @@ class Recorder(EventScheduler):
 
 
 def test_the_scheduler_fires_every_event_on_time_with_one_alarm():
-    sim = dosim.Simulation(seed=11)
+    sim = make_sim(seed=11)
     cls = type('Rec', (Recorder,), {'fired': []})
     ns = sim.namespace('SCHED', cls)
     stub = ns.get_by_name('s')

@@ -9,7 +9,7 @@ to other objects wait at the same gate.
 from __future__ import annotations
 
 import dosim
-from tests.conftest import fire, texts
+from tests.conftest import fire, make_sim, texts
 
 
 class Writer(dosim.DurableObject):
@@ -31,7 +31,7 @@ def test_a_write_delays_the_response_by_exactly_one_confirmation(sim):
 
 
 def test_the_kv_backend_has_its_own_confirmation_latency():
-    sim = dosim.Simulation(config=dosim.Config(write_confirm_ms_kv=12.5))
+    sim = make_sim(write_confirm_ms_kv=12.5)
     ns = sim.namespace('W', Writer, storage='kv')
     stub = ns.get_by_name('a')
     fire(sim, [(0, lambda: stub.fetch('https://do/write'))])

@@ -8,7 +8,7 @@ longer than ``Config.overload_max_queue_time_ms``, new requests fail at once wit
 from __future__ import annotations
 
 import dosim
-from tests.conftest import fire, texts
+from tests.conftest import fire, make_sim, texts
 
 
 class Slow(dosim.DurableObject):
@@ -18,7 +18,7 @@ class Slow(dosim.DurableObject):
 
 
 def test_too_many_queued_requests_are_refused():
-    sim = dosim.Simulation(config=dosim.Config(overload_max_queued=2))
+    sim = make_sim(overload_max_queued=2)
     ns = sim.namespace('S', Slow)
     stub = ns.get_by_name('s')
     out = fire(sim, [(0, lambda: stub.fetch('https://do/'))] * 5)
@@ -30,7 +30,7 @@ def test_too_many_queued_requests_are_refused():
 
 
 def test_requests_queued_for_too_long_refuse_newcomers():
-    sim = dosim.Simulation(config=dosim.Config(overload_max_queue_time_ms=15))
+    sim = make_sim(overload_max_queue_time_ms=15)
     ns = sim.namespace('S', Slow)
     stub = ns.get_by_name('s')
     # request k leaves at t=k and arrives at t=k+1; each takes 10 ms of CPU

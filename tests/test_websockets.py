@@ -15,6 +15,7 @@ import pytest
 
 import dosim
 from dosim.models import AgentSocket, ChatRoom
+from tests.conftest import make_sim
 
 HOUR = 3_600_000
 
@@ -84,7 +85,7 @@ def test_a_message_wakes_a_hibernated_object_and_the_attachment_survives(sim):
 
 def test_attachment_size_limits():
     def attach(limit, size):
-        sim = dosim.Simulation(config=dosim.Config(ws_attachment_max_bytes=limit))
+        sim = make_sim(ws_attachment_max_bytes=limit)
         outcome = []
 
         class Big(dosim.DurableObject):
@@ -113,7 +114,7 @@ def test_attachment_size_limits():
 
 
 def test_auto_response_does_not_wake_the_object():
-    sim = dosim.Simulation()
+    sim = make_sim()
 
     class Pinger(dosim.DurableObject):
         built = 0
@@ -235,7 +236,7 @@ def test_a_standard_socket_keeps_the_object_in_memory_and_billed(sim):
 
 def chat_hour(hibernatable: bool) -> float:
     """10 users in one room, one 10 ms message per user per minute, for an hour."""
-    sim = dosim.Simulation(seed=2)
+    sim = make_sim(seed=2)
     ns = sim.namespace('R', ChatRoom.configure(hibernatable=hibernatable, message_cpu_ms=10))
 
     def user(i):
@@ -266,7 +267,7 @@ def test_hibernatable_rooms_bill_a_fraction_of_standard_ones():
 
 
 def test_received_messages_are_limited():
-    sim = dosim.Simulation(config=dosim.Config(ws_max_message_bytes=1000))
+    sim = make_sim(ws_max_message_bytes=1000)
     ns = sim.namespace('E', echo_class())
     closed = []
 
