@@ -23,12 +23,13 @@ Time is in milliseconds; see ``../shared/design.md`` for the contract.
 from __future__ import annotations
 
 from .config import Config
-from .context import compute, fetch_external, now, sleep, stream
+from .context import all_settled, compute, fetch_external, now, sleep, stream
 from .errors import DurableObjectError, StorageLimitError
 from .http import Headers, Request, Response
 from .ids import DurableObjectId
 from .namespace import DurableObjectNamespace, DurableObjectStub
 from .object import DurableObject
+from .retry import call_with_retry
 from .simulation import Simulation
 from .websocket import (
     WebSocket,
@@ -40,6 +41,8 @@ from .websocket import (
 
 __all__ = [
     'Config',
+    'all_settled',
+    'call_with_retry',
     'DurableObject',
     'DurableObjectError',
     'DurableObjectId',

@@ -132,9 +132,9 @@ class Call:
     def _arrive_back(self, value: Any, error: errors.DurableObjectError | None) -> None:
         sim = self.actor.sim
         self.received_ms = sim.env.now
-        if sim.trace.full and self.caller_actor is not None:
-            self.caller_actor.event('message_received', self.rid,
-                                    f'reply {self.actor.label}->{self.caller}')
+        if sim.trace.full:   # a client's receipt is filed under the object it called
+            (self.caller_actor or self.actor).event(
+                'message_received', self.rid, f'reply {self.actor.label}->{self.caller}')
         if error is not None and error.breaks_stub:
             self.stub._broken = error
         if isinstance(value, Response) and value.web_socket is not None:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .invocation import Invocation
     from .simulation import Simulation
 
-__all__ = ['compute', 'fetch_external', 'now', 'sleep', 'stream']
+__all__ = ['all_settled', 'compute', 'fetch_external', 'now', 'sleep', 'stream']
 
 
 class _Active:
@@ -119,3 +119,30 @@ def stream(name: str) -> Any:
     if not isinstance(name, str):
         raise TypeError(f'stream(name): name must be a string, got {name!r}')
     return _current_sim().streams.get(name)
+
+
+def all_settled(events: list[Any]) -> Any:
+    """An event that fires once every one of *events* has succeeded or failed (like
+    ``Promise.allSettled``); its value is a list of ``(ok, value_or_error)`` in order.
+    Failures are not raised: the caller inspects them."""
+    env = _current_sim().env
+    results: list[Any] = [None] * len(events)
+    done = env.event()
+    left = [len(events)]
+
+    def settle(i: int, ev: Any) -> None:
+        if not ev.ok:
+            ev._defused = True
+        results[i] = (ev.ok, ev.value)
+        left[0] -= 1
+        if left[0] == 0:
+            done.succeed(results)
+
+    if not events:
+        done.succeed(results)
+    for i, ev in enumerate(events):
+        if ev.callbacks is None:
+            settle(i, ev)
+        else:
+            ev.callbacks.append(lambda e, i=i: settle(i, e))
+    return done

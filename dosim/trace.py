@@ -10,15 +10,16 @@ the simulation started.
     reset ...; 0 before any), ``kind`` (see :data:`EVENT_KINDS`), ``request_id`` (or -1),
     ``detail`` (free text).
 
-``requests`` -- one row per request or RPC call:
+``requests`` -- one row per request or RPC call, in the order the answers arrived:
     ``request_id``, ``caller``, ``namespace``, ``object``, ``kind`` (``fetch`` or ``rpc``),
     ``method`` (HTTP method, or the RPC method's name), ``incarnation``, the times
     ``sent_ms`` (left the caller), ``arrived_ms`` (reached the object), ``started_ms``
     (its handler began), ``handler_done_ms``, ``released_ms`` (the output gate let the reply
     go), ``received_ms`` (the caller has it), and the parts of the latency ``network_ms``
     (both directions), ``queue_ms``, ``handler_ms``, ``gate_ms``, ``latency_ms`` (their sum,
-    received - sent), then ``status`` (``ok`` or ``error``), ``http_status`` and ``error``.
-    A stage a request never reached is NaN.
+    received - sent; ``network_ms`` includes any wait at the caller's own output gate and
+    the uniqueness check of a name's first call), then ``status`` (``ok`` or ``error``),
+    ``http_status`` and ``error``. A stage a request never reached is NaN.
 
 ``lifecycle`` -- one row per interval an object spent in one state:
     ``namespace``, ``object``, ``incarnation``, ``state`` (``active``: an event in progress;

@@ -7,7 +7,9 @@
   alarm an object has;
 * :class:`ChatRoom` -- broadcast to every socket, hibernatable or standard;
 * :class:`AgentSocket` -- an agent's WebSocket endpoint whose subscriptions live in socket
-  attachments, so they survive hibernation.
+  attachments, so they survive hibernation;
+* :class:`MessagingAgent` and :class:`Relay` -- agents posting to each other's inboxes
+  (``sendToAgent``), and one object fanning a message out to many.
 
 Notebooks, scenarios and exercises use these same classes. Configure one with
 ``AgentLoop.configure(...)``, which returns a subclass with those settings.
@@ -18,6 +20,10 @@ from __future__ import annotations
 from .agent_loop import AgentLoop, LoopSettings
 from .agent_socket import AgentSocket
 from .chat import ChatRoom
+from .messaging import MessagingAgent, Relay
 from .scheduler import EventScheduler
 
-__all__ = ['AgentLoop', 'AgentSocket', 'ChatRoom', 'EventScheduler', 'LoopSettings']
+__all__ = [
+    'AgentLoop', 'AgentSocket', 'ChatRoom', 'EventScheduler', 'LoopSettings', 'MessagingAgent',
+    'Relay',
+]
