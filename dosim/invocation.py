@@ -44,8 +44,8 @@ class Invocation:
     """A handler run (request, RPC call, alarm, ``block_concurrency_while`` task)."""
 
     __slots__ = (
-        '_held', 'actor', 'cpu_ms', 'dead', 'exclusive', 'frames', 'gen', 'kind', 'on_done',
-        'rid', 'storage',
+        '_error', '_held', '_value', 'actor', 'cpu_ms', 'dead', 'exclusive', 'frames', 'gen',
+        'kind', 'on_done', 'rid', 'storage',
     )
 
     def __init__(self, actor: Actor, kind: str, rid: int, on_done: Done) -> None:
@@ -60,6 +60,8 @@ class Invocation:
         self.cpu_ms = 0.0
         self.dead = False
         self._held: tuple[Any, BaseException | None] = (None, None)
+        self._value: Any = None
+        self._error: BaseException | None = None
 
     # -- starting ---------------------------------------------------------------------------
     def start(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
@@ -106,63 +108,67 @@ class Invocation:
                 target = gen.send(value) if exc is None else gen.throw(exc)
             except StopIteration as stop:
                 value, exc = stop.value, None
-                if self.dead:
-                    return
-                if self.frames:
-                    value, exc = self._pop_frame(value, None)
-                    if self.dead:
-                        return
-                    if self.gen is not None:
-                        continue
-                self._finish(value, exc)
-                return
             except Aborted:
                 return
             except Exception as error:
-                if self.dead:
-                    return
                 value, exc = None, error
-                if self.frames:
-                    value, exc = self._pop_frame(None, error)
-                    if self.dead:
-                        return
-                    if self.gen is not None:
-                        continue
-                self._finish(value, exc)
-                return
-            if self.dead:
-                return
-            if storage.open is not None:
-                storage.end_turn()
-            exc = None
-            kind = type(target)
-            if kind is StorageResult:
-                if target.delay == 0:
+            else:
+                if type(target) is StorageResult and target.delay == 0 and not self.dead:
+                    if storage.open is not None:   # the fast path: a cache hit, a put
+                        storage.end_turn()
                     value = target.value
                     continue
-                self._hold(target.delay, target.value)
-                return
-            if kind is Compute:
-                self._compute(target.ms)
-                return
-            if kind is Timer:
-                self._timer(target)
-                return
-            if kind is Nested:
-                self.frames.append((gen, target.on_return, target.on_error, target.exclusive))
-                self.exclusive += target.exclusive
-                self.gen, value = target.gen, None
+                if self._serve(target, storage):
+                    return
+                value, exc = self._value, self._error
                 continue
-            if kind is Held:
-                target.register(self._held_done)
+            # the current frame ended: back to its parent frame, or the handler is done
+            if self.dead:
                 return
-            if isinstance(target, Event):
-                self._wait_event(target)
-                return
-            value, exc = None, TypeError(
+            if self.frames:
+                value, exc = self._pop_frame(value, exc)
+                if self.dead:
+                    return
+                if self.gen is not None:
+                    continue
+            self._finish(value, exc)
+            return
+
+    def _serve(self, target: Any, storage: Any) -> bool:
+        """Serve one yielded *target*. True when the invocation now waits; otherwise the
+        value (or error) to send back at once is left in ``_value`` / ``_error``."""
+        if self.dead:
+            return True
+        if storage.open is not None:
+            storage.end_turn()
+        self._value, self._error = None, None
+        kind = type(target)
+        if kind is StorageResult:
+            if target.delay == 0:
+                self._value = target.value
+                return False
+            self._hold(target.delay, target.value)
+        elif kind is Compute:
+            self._compute(target.ms)
+        elif kind is Timer:
+            self._timer(target)
+        elif kind is Nested:
+            self.frames.append((self.gen, target.on_return, target.on_error, target.exclusive))
+            self.exclusive += target.exclusive
+            self.gen = target.gen
+            return False
+        elif kind is Held:
+            target.register(self._held_done)
+        elif isinstance(target, Event):
+            self._wait_event(target)
+        else:
+            self._error = TypeError(
                 f'a handler yielded {target!r}; yield a storage call, dosim.compute(), '
                 'dosim.sleep(), dosim.fetch_external(), a stub call or a SimPy event'
             )
+            return False
+        return True
+
 
     def _pop_frame(self, value: Any, exc: BaseException | None) -> tuple[Any, Any]:
         parent, on_return, on_error, exclusive = self.frames.pop()
