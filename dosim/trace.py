@@ -54,6 +54,8 @@ EVENT_KINDS = (
     'storage_get', 'storage_put', 'storage_delete', 'storage_list', 'storage_delete_all',
     'storage_sync', 'alarm_set', 'alarm_deleted', 'alarm_fired', 'alarm_started',
     'alarm_retry', 'alarm_cleared', 'alarm_abandoned', 'fault', 'placed', 'uniqueness_check',
+    'state', 'hibernate', 'wake', 'evict', 'websocket_accept', 'websocket_message',
+    'websocket_close', 'websocket_error', 'websocket_auto_response', 'websocket_started',
     'message_sent', 'message_received', 'message_lost', 'deploy', 'transaction_commit',
     'transaction_rollback', 'flush', 'confirm',
     'write_failed', 'compute', 'sleep', 'fetch_external', 'block_concurrency',
