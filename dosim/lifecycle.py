@@ -103,11 +103,12 @@ class Lifecycle:
         actor = self.actor
         if actor.instance is None:
             return
-        now = actor.sim.env.now
         if actor.is_busy():
             self._deadline = None
-            self.enter('active')
+            if self.state != 'active':
+                self.enter('active')
             return
+        now = actor.sim.env.now
         pinned_until = self._pinned(now)
         if pinned_until is not None:
             self._deadline = None if math.isinf(pinned_until) else (pinned_until, 'pin')

@@ -46,6 +46,8 @@ class Network:
         self._jitter_scale = cfg.jitter_scale_ms
         self._jitter_shape = cfg.jitter_shape
         self._cache: dict[tuple[str, str], float] = {}
+        self._nearest: dict[str, geo.Location] = {}
+        self._hosting = [loc for loc in self.locations.values() if loc.hosts_objects]
 
     def location(self, iata: str, what: str = 'location') -> geo.Location:
         """The data centre with code *iata*; a :class:`ValueError` names unknown ones."""
@@ -70,8 +72,11 @@ class Network:
             if hint is not None:
                 actor.location = geo.hint_location(hint, self.locations)
             else:
-                hosting = [loc for loc in self.locations.values() if loc.hosts_objects]
-                actor.location = geo.nearest(self.where(caller), hosting)
+                origin = self.where(caller)
+                nearest = self._nearest.get(origin.iata)
+                if nearest is None:
+                    nearest = self._nearest[origin.iata] = geo.nearest(origin, self._hosting)
+                actor.location = nearest
             actor.event('placed', -1, f'{actor.location.iata} ({actor.location.region})'
                         + (f', hint {hint}' if hint else ''))
         return actor.location
