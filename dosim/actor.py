@@ -201,7 +201,7 @@ class Actor:
         inv.on_done(value, exc)
         if self.running is inv:
             self.running = None
-        if not self.live:
+        if not self.live and not self.calls:   # a call still at the gate updates on release
             self.lifecycle.update()
         if self.ready and not self._dispatching:
             self._dispatch()

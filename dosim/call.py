@@ -145,10 +145,18 @@ class Call:
             origin.lifecycle.unpin(self)
             origin.lifecycle.update()
         self.record(error, value.status if isinstance(value, Response) else NAN)
-        if error is None:
-            self.done.succeed(value)
+        done = self.done
+        if not done.callbacks:
+            # nobody waits yet (fire and forget): settle it in place, without scheduling an
+            # event; a process that yields it later resumes at once, as SimPy does for
+            # events already processed
+            done._ok = error is None
+            done._value = value if error is None else error
+            done.callbacks = None
+        elif error is None:
+            done.succeed(value)
         else:
-            self.done.fail(error)
+            done.fail(error)
 
     def record(self, error: errors.DurableObjectError | None, http_status: float = NAN) -> None:
         """Add this call's row to ``sim.trace.requests``."""

@@ -14,6 +14,7 @@ from typing import Any
 __all__ = ['Headers', 'Request', 'Response']
 
 Body = str | bytes | None
+_METHODS = frozenset({'GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'})
 
 
 class Headers(dict):
@@ -54,10 +55,23 @@ def _encode_body(body: Any, headers: Headers) -> Body:
 
 
 class _Message:
-    __slots__ = ('body', 'headers')
+    __slots__ = ('_headers', 'body')
 
     body: Body
-    headers: Headers
+
+    @property
+    def headers(self) -> Headers:
+        """The headers (made on first use: most simulated messages carry none)."""
+        if self._headers is None:
+            self._headers = Headers()
+        return self._headers
+
+    def _init_body(self, body: Any, headers: Mapping[str, str] | None) -> None:
+        self._headers = Headers(headers) if headers else None
+        if body is None or isinstance(body, (str, bytes)):
+            self.body = body
+        else:
+            self.body = _encode_body(body, self.headers)
 
     @property
     def text(self) -> str:
@@ -90,9 +104,8 @@ class Request(_Message):
         if not isinstance(method, str) or not method:
             raise TypeError(f'method must be a non-empty string, got {method!r}')
         self.url = url
-        self.method = method.upper()
-        self.headers = Headers(headers)
-        self.body = _encode_body(body, self.headers)
+        self.method = method if method in _METHODS else method.upper()
+        self._init_body(body, headers)
 
     @property
     def path(self) -> str:
@@ -123,8 +136,7 @@ class Response(_Message):
         if status == 101 and web_socket is None:
             raise ValueError('a status 101 response needs web_socket=<the client end>')
         self.status = status
-        self.headers = Headers(headers)
-        self.body = _encode_body(body, self.headers)
+        self._init_body(body, headers)
         self.web_socket = web_socket
 
     @property

@@ -69,7 +69,8 @@ class Lifecycle:
             return
         if self._billed:
             actor.meters['duration_gb_s'] += self._gb_s(now - self.since)
-        actor.event('state', -1, f'{self.state} -> {state}' + (f': {reason}' if reason else ''))
+        if actor.sim.trace.full:
+            actor.event('state', -1, f'{self.state} -> {state}' + (f': {reason}' if reason else ''))
         self.state, self.since = state, now
         self._billed = self._is_billed(state)
         actor.sim.trace.state(actor.ns_name, actor.label, actor.incarnation, state, reason)

@@ -77,8 +77,9 @@ class Network:
                 if nearest is None:
                     nearest = self._nearest[origin.iata] = geo.nearest(origin, self._hosting)
                 actor.location = nearest
-            actor.event('placed', -1, f'{actor.location.iata} ({actor.location.region})'
-                        + (f', hint {hint}' if hint else ''))
+            if self.sim.trace.full:
+                actor.event('placed', -1, f'{actor.location.iata} ({actor.location.region})'
+                            + (f', hint {hint}' if hint else ''))
         return actor.location
 
     def base_ms(self, src: Any, dst: Any) -> float:

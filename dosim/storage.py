@@ -412,8 +412,9 @@ class Storage:
         confirm_at = max(env.now + confirm_ms, self._last_confirm)
         self._last_confirm = batch.confirm_at = confirm_at
         self.pending.append(batch)
-        self._event('flush', f'batch {batch.seq}: {len(batch.writes)} keys'
-                    + (' after delete_all' if batch.clear else ''))
+        if self._trace.full:
+            self._event('flush', f'batch {batch.seq}: {len(batch.writes)} keys'
+                        + (' after delete_all' if batch.clear else ''))
         env.timeout(confirm_at - env.now).callbacks.append(lambda _ev: self._confirm(batch))
 
     def _confirm(self, batch: WriteBatch) -> None:
@@ -438,7 +439,8 @@ class Storage:
             if self._alarm_overlay is not None and self._alarm_overlay[1] == batch.seq:
                 self._alarm_overlay = None
             actor.alarm_state().commit(batch.alarm)
-        self._event('confirm', f'batch {batch.seq}')
+        if self._trace.full:
+            self._event('confirm', f'batch {batch.seq}')
         for callback in batch.waiters:
             callback()
         if not self.pending and self.open is None:
