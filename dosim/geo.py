@@ -53,7 +53,9 @@ REGIONS: tuple[str, ...] = (
 #: sphere of this radius is off from the ellipsoid by at most about 0.5 % in distance.
 EARTH_RADIUS_KM = 6371.0088
 
-DEFAULT_PATH = Path(__file__).resolve().parents[1] / 'data' / 'locations.csv'
+# data/locations.csv is the table; dosim/_data/locations.csv links to it so that a built
+# wheel carries a copy (setuptools follows the link) and installs work outside a checkout.
+DEFAULT_PATH = Path(__file__).resolve().parent / '_data' / 'locations.csv'
 COLUMNS = ('iata', 'city', 'country', 'region', 'lat', 'lon', 'hosts_objects')
 
 
