@@ -19,6 +19,7 @@ runs the constructor again with a new incarnation number.
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ __all__ = ['METERS', 'Actor']
 
 DEPLOY_RESET = 'Durable Object reset because its code was updated.'
 GRACE_OVER = 'Grace period complete: the old instance of this Durable Object was stopped.'
+CONNECTION_CLOSED = 'Connection closed: this Durable Object instance is no longer active.'
 
 METERS = (
     'requests', 'cpu_ms', 'rows_read', 'rows_written', 'read_units', 'write_units',
@@ -68,6 +70,8 @@ class Actor:
         self.queued = 0  # new calls waiting in `ready`
         self.queued_since: deque[float] = deque()
         self.calls: set[Call] = set()  # arrived and not yet answered
+        # stubs connected to this incarnation: a reset breaks every one of them
+        self.stubs: weakref.WeakSet[Any] = weakref.WeakSet()
         self.live: set[Invocation] = set()
         self._dispatching = False
         self.constructor_tasks: list[Invocation] | None = None
@@ -110,6 +114,7 @@ class Actor:
         """A call reached the object: refuse it if overloaded, else queue it."""
         now = self.sim.env.now
         call.arrived_ms = now
+        self.stubs.add(call.stub)
         self.meters['requests'] += 1
         if self._trace.full:
             self.event('message_received', call.rid, f'{call.kind} {call.caller}->{self.label}')
@@ -320,10 +325,20 @@ class Actor:
         old.storage.retired_to = old
         self.ready = deque(item for item in self.ready if item[0] not in keep)
         self.calls = self.calls - started
+        self._break_stubs(errors.DurableObjectError(CONNECTION_CLOSED, retryable=True))
         self.live = set()
         self.instance = self.ctx = self.storage = self.running = None
         self.lifecycle.enter('evicted', 'code deploy')
         return old
+
+    def _break_stubs(self, error: errors.DurableObjectError) -> None:
+        """Every stub connected to the instance that ends is broken: its next call fails
+        at once with *error* (workerd, data/workerd_observations.md §8; conformance
+        scenario alarm_abort_at_least_once)."""
+        for stub in list(self.stubs):
+            if stub._broken is None:
+                stub._broken = error
+        self.stubs = weakref.WeakSet()
 
     def stop_old_instance(self, why: str) -> None:
         """End the old instance kept after a deploy: whatever still runs there fails."""
@@ -361,6 +376,7 @@ class Actor:
             self._sockets.close_all()
         for call in sorted(calls, key=lambda c: c.rid):
             call.respond(None, error.copy())
+        self._break_stubs(error)
         if self.alarm is not None:
             self.alarm.on_reset(culprit, retry_alarm, error.message)
 

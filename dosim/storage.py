@@ -109,6 +109,26 @@ class Storage:
         self.dead = False
         self.draining = False
         self.retired_to: Any = None   # after a deploy: the actor running the old instance
+        # open transactions, innermost last, with the invocation running each: inside a
+        # transaction's callback, ctx.storage calls are part of the transaction
+        self._txns: list[tuple[Any, Any]] = []
+        self._direct = 0
+
+    # -- transactions -----------------------------------------------------------------------
+    def _routed(self) -> Any:
+        """The open transaction this call belongs to, if any (see ``_txns``)."""
+        if self._direct:
+            return None
+        txn, owner = self._txns[-1]
+        return txn if active.invocation is owner else None
+
+    def direct(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call a storage method past any open transaction (the transaction's own reads)."""
+        self._direct += 1
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self._direct -= 1
 
     # -- validation ---------------------------------------------------------------------
     def _live(self) -> None:
@@ -187,6 +207,8 @@ class Storage:
         """The value of *key* (``None`` if missing), or for a list of keys a dict of the
         present ones in key order."""
         self._live()
+        if self._txns and (txn := self._routed()) is not None:
+            return txn.get(key)
         if isinstance(key, str):
             self._key(key, 'get')
             stored, hit = self._read(key)
@@ -226,6 +248,9 @@ class Storage:
         (not both), *end* exclusive, *prefix* a filter, *reverse* descending (start and end
         keep their meaning), *limit* the most entries returned."""
         self._live()
+        if self._txns and (txn := self._routed()) is not None:
+            return txn.list(prefix=prefix, start=start, start_after=start_after, end=end,
+                            limit=limit, reverse=reverse)
         for name, val in (('prefix', prefix), ('start', start), ('start_after', start_after),
                           ('end', end)):
             if val is not None and not isinstance(val, str):
@@ -293,6 +318,8 @@ class Storage:
     def put(self, key: str | dict[str, Any], value: Any = _MISSING) -> StorageResult:
         """Store *value* under *key*, or every pair of a dict (at most 128)."""
         self._live()
+        if self._txns and (txn := self._routed()) is not None:
+            return txn.put(key, value)
         if value is _MISSING:
             if not isinstance(key, dict):
                 raise TypeError('storage.put(): give a key and a value, or a dict of entries')
@@ -308,6 +335,8 @@ class Storage:
     def delete(self, key: str | list[str]) -> StorageResult:
         """Delete *key* (value: whether it existed), or a list of keys (value: how many did)."""
         self._live()
+        if self._txns and (txn := self._routed()) is not None:
+            return txn.delete(key)
         single = isinstance(key, str)
         keys = [self._key(key, 'delete')] if single else self._keys(key, 'delete')
         existed, all_hit = 0, True
@@ -323,6 +352,8 @@ class Storage:
     def delete_all(self) -> StorageResult:
         """Delete every key (atomically, as on the SQLite backend)."""
         self._live()
+        if self._txns and (txn := self._routed()) is not None:
+            return txn.delete_all()
         batch = self._batch()
         batch.writes.clear()
         batch.clear = True

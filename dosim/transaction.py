@@ -1,7 +1,9 @@
 """``storage.transaction(fn)``: several reads and writes that commit or vanish together.
 
 ``fn(txn)`` runs inside the handler (a generator function, or a plain one). Its writes go to
-the transaction, not to storage: its own reads see them, nothing else does. When ``fn``
+the transaction, not to storage: its own reads see them, nothing else does. As on the SQLite
+backend, ``ctx.storage`` calls made by the callback are part of the transaction too (other
+events interleaving at a non-storage wait are not). When ``fn``
 returns, every write joins the object's open write batch at once, so they are confirmed (or
 lost) together. If ``fn`` raises, or calls ``txn.rollback()``, the writes are discarded; a
 raise propagates to the handler unchanged, a rollback lets ``fn``'s value through. After a
@@ -14,6 +16,7 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .context import active
 from .storage import _MISSING, StorageResult
 from .store import DELETED
 from .values import clone_out
@@ -66,10 +69,10 @@ class Transaction:
             if key in self._writes:
                 stored = self._writes[key]
                 return StorageResult(None if stored is DELETED else clone_out(stored))
-            return s.get(key)
+            return s.direct(s.get, key)
         keys = s._keys(key, 'get')
         missing = [k for k in keys if k not in self._writes]
-        result = s.get(missing) if missing else StorageResult({})
+        result = s.direct(s.get, missing) if missing else StorageResult({})
         found = dict(result.value)
         for k in keys:
             if k in self._writes and self._writes[k] is not DELETED:
@@ -97,7 +100,7 @@ class Transaction:
             if k in self._writes:
                 existed += self._writes[k] is not DELETED
             else:
-                got = s.get(k)
+                got = s.direct(s.get, k)
                 delay = max(delay, got.delay)
                 existed += got.value is not None
             self._writes[k] = DELETED
@@ -107,8 +110,9 @@ class Transaction:
              start_after: str | None = None, end: str | None = None,
              limit: int | None = None, reverse: bool = False) -> StorageResult:
         self._check('list')
-        base = self._storage.list(prefix=prefix, start=start, start_after=start_after, end=end,
-                                  reverse=reverse)
+        s = self._storage
+        base = s.direct(s.list, prefix=prefix, start=start, start_after=start_after, end=end,
+                        reverse=reverse)
         found = dict(base.value)
         low = max(start or '', start_after or '', prefix or '')
         for k, stored in self._writes.items():
@@ -124,6 +128,10 @@ class Transaction:
             items = items[:limit]
         return StorageResult(dict(items), base.delay)
 
+    def delete_all(self) -> StorageResult:
+        """Refused, as in workerd."""
+        raise RuntimeError('Cannot call deleteAll() within a transaction')
+
     def rollback(self) -> None:
         """Discard every write of this transaction; later calls on ``txn`` raise (a
         second ``rollback()`` is allowed)."""
@@ -137,14 +145,25 @@ class Transaction:
         rolled_back = self._state == 'rolled back'
         self._state = 'done' if not rolled_back else self._state
         s = self._storage
+        self._close()
         if not rolled_back:
+            parent = s._txns[-1][0] if s._txns else None
             for key, stored in self._writes.items():
-                s._write(key, stored)
+                if parent is not None:       # a nested transaction commits into its parent
+                    parent._writes[key] = stored
+                else:
+                    s._write(key, stored)
         s._event('transaction_rollback' if rolled_back else 'transaction_commit',
                  f'{len(self._writes)} keys')
         return value
 
+    def _close(self) -> None:
+        txns = self._storage._txns
+        if txns and txns[-1][0] is self:
+            txns.pop()
+
     def _discard(self, exc: BaseException) -> BaseException:
+        self._close()
         self._state = 'done'
         self._writes.clear()
         self._storage._event('transaction_rollback', type(exc).__name__)
@@ -156,6 +175,7 @@ def start_transaction(storage: Storage, fn: Callable[..., Any]) -> Nested | Stor
     if not callable(fn):
         raise TypeError(f'storage.transaction(fn): fn must be callable, got {fn!r}')
     txn = Transaction(storage)
+    storage._txns.append((txn, active.invocation))
     try:
         result = fn(txn)
     except BaseException as exc:

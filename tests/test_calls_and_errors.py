@@ -76,8 +76,28 @@ def test_uncaught_exceptions_can_be_made_to_reset():
     sim = make_sim(reset_on_uncaught_exception=True)
     ns = sim.namespace('S', Service)
     stub = ns.get_by_name('s')
-    fire(sim, [(0, lambda: stub.fetch('https://do/boom')), (5, lambda: stub.add(1, 1))])
-    assert sim.trace.requests['incarnation'].tolist() == [1, 2]
+    out = fire(sim, [(0, lambda: stub.fetch('https://do/boom')),
+                     (5, lambda: stub.add(1, 1)),                    # the reset broke it
+                     (10, lambda: ns.get_by_name('s').add(1, 1))])   # a new stub
+    assert out[1].message == 'boom'
+    assert out[2] == 2
+    assert sim.trace.requests['incarnation'].tolist() == [1, 0, 2]
+
+
+def test_a_reset_breaks_every_stub_connected_to_the_instance(sim):
+    """Not only the stub whose call saw the reset: one that called earlier, and has nothing
+    in flight, fails at once too (as workerd does, tests/conformance)."""
+    class Abortable(Service):
+        def stop(self):
+            self.ctx.abort('stopped')
+
+    ns = sim.namespace('A', Abortable)
+    earlier, aborter = ns.get_by_name('a'), ns.get_by_name('a')
+    out = fire(sim, [(0, lambda: earlier.add(1, 2)), (5, lambda: aborter.stop()),
+                     (10, lambda: earlier.add(1, 2))])
+    assert out[0] == 3
+    assert (out[2].message, out[2].durable_object_reset, out[2].remote) == (
+        'stopped', True, False)
 
 
 def test_a_fetch_handler_must_return_a_response(sim):

@@ -112,3 +112,31 @@ def test_list_inside_a_transaction_sees_its_writes(sim):
     ns = sim.namespace('L', Lister)
     (out,) = fire(sim, [(0, lambda: ns.get_by_name('l').fetch('https://do/'))])
     assert out.text == "[('b', 2), ('c', 3)]"
+
+
+def test_storage_calls_inside_the_callback_join_the_transaction(sim):
+    """As on the SQLite backend (and in workerd): ctx.storage inside the callback sees the
+    transaction's writes, and its own writes are discarded with a rollback."""
+
+    class Outer(dosim.DurableObject):
+        def fetch(self, request):
+            st = self.ctx.storage
+
+            def body(txn):
+                txn.put('a', 1)
+                seen = yield st.get('a')           # the outer API, inside the callback
+                st.put('b', 2)                     # joins the transaction
+                try:
+                    txn.delete_all()
+                except RuntimeError as exc:
+                    refused = str(exc)
+                txn.rollback()
+                return seen, refused
+
+            seen, refused = yield st.transaction(body)
+            after = yield st.get(['a', 'b'])
+            return dosim.Response(repr((seen, refused, after)))
+
+    ns = sim.namespace('O', Outer)
+    (out,) = fire(sim, [(0, lambda: ns.get_by_name('o').fetch('https://do/'))])
+    assert out.text == "(1, 'Cannot call deleteAll() within a transaction', {})"
