@@ -1,0 +1,36 @@
+// deleteAlarm inside alarm() after setting a new one: the handler runs on to the end, and
+// no alarm is left.
+import { DurableObject } from 'cloudflare:workers';
+
+// Times are reported relative to t0, the time of the first /set, so both runtimes agree.
+export class Subject extends DurableObject {
+  async fetch(request) {
+    const s = this.ctx.storage;
+    const path = new URL(request.url).pathname;
+    if (path.startsWith('/set-')) {
+      const t0 = (await s.get('t0')) ?? Date.now();
+      await s.put('t0', t0);
+      await s.setAlarm(t0 + Number(path.slice(5)));
+      return Response.json({ alarm: (await s.getAlarm()) - t0 });
+    }
+    const t0 = await s.get('t0');
+    const alarm = await s.getAlarm();
+    const log = (await s.get('log')) ?? [];
+    const gaps = log.slice(1).map((entry, i) => entry.at - log[i].at);
+    return Response.json({ alarm: alarm === null ? null : alarm - t0, log, gaps,
+                           finished: (await s.get('finished')) ?? null });
+  }
+
+  async alarm(info) {
+    const s = this.ctx.storage;
+    const t0 = await s.get('t0');
+    const log = (await s.get('log')) ?? [];
+    const inside = await s.getAlarm();
+    log.push({ at: Date.now() - t0, retryCount: info.retryCount, isRetry: info.isRetry,
+               inside: inside === null ? null : inside - t0 });
+    await s.put('log', log);
+    await s.setAlarm(Date.now() + 100000);
+    await s.deleteAlarm();
+    await s.put('finished', true);
+  }
+}
