@@ -357,6 +357,7 @@ class Actor:
         alarm run in progress is retried (counted if *culprit*, the invocation that caused
         the reset, is the alarm's own; not at all unless *retry_alarm*)."""
         if self.storage is not None:
+            self.storage.lose_pending()
             self.storage.dead = True
         for inv in self.live:
             inv.dead = True

@@ -167,9 +167,9 @@ class Call:
         out = self.arrived_ms - self.sent_ms if self.arrived_ms == self.arrived_ms else 0.0
         network = out + (self.received_ms - self.reply_sent_ms)
         trace.request_rows.append((
-            self.rid, self.caller, self.actor.ns_name, self.actor.label, self.kind, self.method,
-            self.incarnation, self.sent_ms, self.arrived_ms, self.started_ms,
-            self.handler_done_ms, self.released_ms, self.received_ms, network,
+            self.rid, self.caller, self.stub._serial, self.actor.ns_name, self.actor.label,
+            self.kind, self.method, self.incarnation, self.sent_ms, self.arrived_ms,
+            self.started_ms, self.handler_done_ms, self.released_ms, self.received_ms, network,
             self.started_ms - self.arrived_ms, self.handler_done_ms - self.started_ms,
             self.released_ms - self.handler_done_ms, self.received_ms - self.sent_ms,
             'ok' if error is None else 'error', http_status,

@@ -132,6 +132,8 @@ class DurableObjectStub:
                  location_hint: str | None, origin: Any = None) -> None:
         self._ns = namespace
         self._origin = origin
+        namespace.sim._stubs += 1
+        self._serial = namespace.sim._stubs   # the requests frame's 'stub' column
         self._broken: Any = None
         self._last_arrival = -math.inf
         self.id = oid

@@ -46,6 +46,7 @@ class Simulation:
         self.namespaces: dict[str, DurableObjectNamespace] = {}
         self.bindings = Env(self)
         self._request_ids = 0
+        self._stubs = 0
 
     # -- the clock ----------------------------------------------------------------------------
     @property

@@ -69,12 +69,15 @@ class Held:
 class WriteBatch:
     """Writes with no ``yield`` between them: confirmed, or lost, together."""
 
-    __slots__ = ('alarm', 'clear', 'confirm_at', 'seq', 'waiters', 'writes')
+    __slots__ = ('alarm', 'clear', 'confirm_at', 'flushed_at', 'rids', 'seq', 'waiters',
+                 'writes')
 
     def __init__(self, seq: int) -> None:
         self.seq = seq
         self.writes: dict[str, Any] = {}
         self.alarm: Any = NO_CHANGE
+        self.rids: dict[str, int] = {}   # key -> request id of the handler that wrote it
+        self.flushed_at = math.nan
         self.clear = False
         self.confirm_at = math.nan
         self.waiters: list[Callable[[], None]] = []
@@ -302,6 +305,9 @@ class Storage:
     def _write(self, key: str, stored: Any) -> None:
         batch = self._batch()
         batch.writes[key] = stored
+        if self._trace.full:
+            inv = active.invocation
+            batch.rids[key] = inv.rid if inv is not None else -1
         self.overlay[key] = (stored, batch.seq)
         self.cached.add(key)
         m = self._meters
@@ -443,21 +449,44 @@ class Storage:
         confirm_at = max(env.now + confirm_ms, self._last_confirm)
         self._last_confirm = batch.confirm_at = confirm_at
         self.pending.append(batch)
+        batch.flushed_at = env.now
         if self._trace.full:
+            self._record_writes(batch)
             self._event('flush', f'batch {batch.seq}: {len(batch.writes)} keys'
                         + (' after delete_all' if batch.clear else ''))
         env.timeout(confirm_at - env.now).callbacks.append(lambda _ev: self._confirm(batch))
+
+    def _record_writes(self, batch: WriteBatch) -> None:
+        a = self._actor
+        rows = self._trace.write_rows
+        for key, stored in batch.writes.items():
+            rows.append((batch.flushed_at, a.ns_name, a.label, a.incarnation, batch.seq,
+                         batch.rids.get(key, -1), key, stored is DELETED, stored))
+
+    def _record_batch(self, batch: WriteBatch, outcome: str) -> None:
+        if self._trace.full:
+            a = self._actor
+            self._trace.batch_rows.append((a.ns_name, a.label, a.incarnation, batch.seq,
+                                           batch.flushed_at, a.sim.env.now, outcome))
+
+    def lose_pending(self) -> None:
+        """The object was reset: every batch not yet confirmed is lost."""
+        for batch in self.pending:
+            self._record_batch(batch, 'lost')
+        self.pending.clear()
 
     def _confirm(self, batch: WriteBatch) -> None:
         if self.dead:
             return
         actor = self._actor
         if actor.sim.faults.write_fails(actor):
+            self._record_batch(self.pending.popleft(), 'failed')
             self._event('write_failed', f'batch {batch.seq}')
             actor.reset(errors.DurableObjectError(errors.RESET_BY_WRITE_FAILURE, retryable=True,
                                              breaks_stub=True), 'write failed')
             return
         self.pending.popleft()
+        self._record_batch(batch, 'confirmed')
         self._store.apply(batch.writes, batch.clear)
         overlay = self.overlay
         for key in batch.writes:

@@ -30,6 +30,16 @@ the simulation started.
 ``faults`` -- one row per injected fault as it takes effect: ``time_ms``, ``kind``,
     ``target`` (object, data centre, namespace, places) and ``detail``.
 
+``writes`` (level ``full``) -- one row per key of every flushed write batch: ``flushed_ms``,
+    ``namespace``, ``object``, ``incarnation``, ``batch`` (its number within the
+    incarnation), ``request_id`` (of the handler that wrote it; -1 outside one), ``key``,
+    ``deleted`` and ``value`` (a copy; ``None`` for deletes).
+
+``batches`` (level ``full``) -- one row per flushed write batch: ``namespace``, ``object``,
+    ``incarnation``, ``batch``, ``flushed_ms``, ``done_ms`` and ``outcome``
+    (``confirmed``; ``failed``: its confirmation failed and the object reset; ``lost``: the
+    object was reset before it was confirmed).
+
 ``alarms`` -- one row per alarm attempt:
     ``namespace``, ``object``, ``incarnation``, ``scheduled_ms`` (the time the alarm was set
     for), ``fired_ms`` (its handler started; NaN if the object was reset before it could),
@@ -45,6 +55,8 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+
+from .values import clone_out
 
 __all__ = ['EVENT_KINDS', 'Trace']
 
@@ -63,7 +75,7 @@ EVENT_KINDS = (
 
 EVENT_COLUMNS = ['time_ms', 'namespace', 'object', 'incarnation', 'kind', 'request_id', 'detail']
 REQUEST_COLUMNS = [
-    'request_id', 'caller', 'namespace', 'object', 'kind', 'method', 'incarnation',
+    'request_id', 'caller', 'stub', 'namespace', 'object', 'kind', 'method', 'incarnation',
     'sent_ms', 'arrived_ms', 'started_ms', 'handler_done_ms', 'released_ms', 'received_ms',
     'network_ms', 'queue_ms', 'handler_ms', 'gate_ms', 'latency_ms',
     'status', 'http_status', 'error',
@@ -72,6 +84,11 @@ LIFECYCLE_COLUMNS = [
     'namespace', 'object', 'incarnation', 'state', 'start_ms', 'end_ms', 'reason'
 ]
 FAULT_COLUMNS = ['time_ms', 'kind', 'target', 'detail']
+WRITE_COLUMNS = [
+    'flushed_ms', 'namespace', 'object', 'incarnation', 'batch', 'request_id', 'key', 'deleted',
+    'value',
+]
+BATCH_COLUMNS = ['namespace', 'object', 'incarnation', 'batch', 'flushed_ms', 'done_ms', 'outcome']
 ALARM_COLUMNS = [
     'namespace', 'object', 'incarnation', 'scheduled_ms', 'fired_ms', 'done_ms', 'retry_count',
     'is_retry', 'outcome', 'next_attempt_ms', 'error',
@@ -112,6 +129,10 @@ class Trace:
         self._alarms = _Table(ALARM_COLUMNS)
         self._faults = _Table(FAULT_COLUMNS)
         self.fault_rows = self._faults.rows
+        self._writes = _Table(WRITE_COLUMNS)
+        self.write_rows = self._writes.rows
+        self._batches = _Table(BATCH_COLUMNS)
+        self.batch_rows = self._batches.rows
         self._open: dict[tuple[str, str], list[Any]] = {}
         self._closed: dict[tuple[str, str], tuple[Any, ...]] = {}  # held back one step
         self.event_rows = self._events.rows  # appended to directly on the hot path
@@ -167,6 +188,17 @@ class Trace:
     @property
     def faults(self) -> pd.DataFrame:
         return self._faults.frame()
+
+    @property
+    def writes(self) -> pd.DataFrame:
+        frame = self._writes.frame()
+        frame['value'] = [None if d else clone_out(v)
+                          for d, v in zip(frame['deleted'], frame['value'], strict=True)]
+        return frame
+
+    @property
+    def batches(self) -> pd.DataFrame:
+        return self._batches.frame()
 
     @property
     def lifecycle(self) -> pd.DataFrame:

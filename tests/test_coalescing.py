@@ -57,6 +57,10 @@ def test_a_crash_before_confirmation_loses_the_whole_batch(sim):
     assert sim.storage_of('C', 'c') == {}
     kinds = sim.trace.events['kind'].tolist()
     assert 'confirm' not in kinds
+    # the writes and batch tables say the same: one batch of two keys, lost with the reset
+    assert sim.trace.writes[['batch', 'key', 'value']].values.tolist() == [[1, 'a', 1],
+                                                                         [1, 'b', 2]]
+    assert sim.trace.batches[['batch', 'outcome']].values.tolist() == [[1, 'lost']]
 
 
 def test_confirmed_batches_survive_a_later_crash(sim):

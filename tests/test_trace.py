@@ -53,6 +53,9 @@ def test_frames_have_the_documented_columns():
     assert list(t.lifecycle.columns) == trace.LIFECYCLE_COLUMNS
     assert list(t.alarms.columns) == trace.ALARM_COLUMNS
     assert list(t.faults.columns) == trace.FAULT_COLUMNS
+    assert list(t.writes.columns) == trace.WRITE_COLUMNS
+    assert list(t.batches.columns) == trace.BATCH_COLUMNS
+    assert t.requests['stub'].min() >= 1
 
 
 @pytest.mark.parametrize('level', ['requests', 'summary'])
