@@ -70,6 +70,8 @@ class Call:
             fn = getattr(instance, 'fetch', None)
             if fn is None:
                 return TypeError("Handler does not export a fetch() function.")
+            if not callable(fn):
+                return TypeError(f'{type(instance).__name__}.fetch is not callable: {fn!r}')
             return fn
         name = self.method
         fn = None if name.startswith('_') or name in _RESERVED else getattr(instance, name, None)

@@ -61,6 +61,8 @@ class Simulation:
 
     def timeout(self, ms: float, value: Any = None) -> simpy.Timeout:
         """A SimPy timeout of *ms* milliseconds."""
+        if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not ms >= 0:
+            raise ValueError(f'timeout(ms): a number of milliseconds >= 0, got {ms!r}')
         return self.env.timeout(ms, value)
 
     def process(self, generator: Generator[Any, Any, Any]) -> simpy.Process:
@@ -73,6 +75,11 @@ class Simulation:
 
     def run(self, until: float | simpy.Event | None = None) -> Any:
         """Run until a time in ms, until an event fires, or until nothing is left to do."""
+        bad_time = isinstance(until, bool) or not isinstance(until, (int, float)) \
+            or not until > self.env.now
+        if until is not None and not isinstance(until, simpy.Event) and bad_time:
+            raise ValueError(f'run(until): a time in ms after now ({self.env.now:g}) or an '
+                             f'event, got {until!r}')
         prev, active.sim = active.sim, self
         try:
             return self.env.run(until=until)
