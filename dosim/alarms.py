@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .actor import Actor
     from .invocation import Invocation
 
-__all__ = ['AlarmInfo', 'AlarmRun', 'AlarmState', 'retry_gap_ms']
+__all__ = ['AlarmInfo', 'AlarmRun', 'AlarmState', 'alarm_time', 'retry_gap_ms']
 
 UNSET: Any = object()
 COUNTED_RETRIES = 6           # SRC workerd ALARM_RETRY_MAX_TRIES
@@ -258,3 +258,35 @@ class AlarmState:
             actor.ns_name, actor.label, actor.incarnation, scheduled, run.started_ms,
             self._env.now, run.info.retry_count, run.info.is_retry, outcome, next_ms, error,
         ))
+
+
+def alarm_time(actor: Actor, scheduled_time: Any) -> float:
+    """The epoch ms ``set_alarm(scheduled_time)`` stores, validated as workerd does: a
+    number or a timezone-aware ``datetime``, > 0, and only in a class with an ``alarm()``
+    handler (or in its constructor); a time in the past is clamped to now."""
+    epoch = _epoch_ms(scheduled_time)
+    if epoch <= 0:
+        raise TypeError('setAlarm() cannot be called with an alarm time <= 0')
+    has_handler = callable(getattr(actor.namespace.cls, 'alarm', None))
+    if actor.constructor_tasks is None and not has_handler:
+        raise TypeError(
+            'Your Durable Object class must have an alarm() handler in order to call '
+            'setAlarm()'
+        )
+    now = actor.sim.config.start_epoch_ms + actor.sim.env.now
+    return max(epoch, math.floor(now))
+
+
+def _epoch_ms(value: Any) -> float:
+    """Epoch milliseconds from a number or a ``datetime`` (as ``setAlarm`` takes a Date)."""
+    import datetime as _dt
+
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            raise TypeError('set_alarm(): a datetime must carry a timezone (use UTC)')
+        return value.timestamp() * 1000.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TypeError(
+            f'set_alarm(): the alarm time must be epoch milliseconds or a datetime, got {value!r}'
+        )
+    return value

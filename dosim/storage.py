@@ -29,14 +29,15 @@ work without it.
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import errors
+from .alarms import alarm_time
 from .context import active
 from .store import DELETED
 from .values import clone_in, clone_out, key_bytes, value_bytes
+from .writequeue import NO_CHANGE, WriteBatch, WriteQueue
 
 if TYPE_CHECKING:
     from .actor import Actor
@@ -66,32 +67,14 @@ class Held:
         self.register = register
 
 
-class WriteBatch:
-    """Writes with no ``yield`` between them: confirmed, or lost, together."""
-
-    __slots__ = ('alarm', 'clear', 'confirm_at', 'flushed_at', 'rids', 'seq', 'waiters',
-                 'writes')
-
-    def __init__(self, seq: int) -> None:
-        self.seq = seq
-        self.writes: dict[str, Any] = {}
-        self.alarm: Any = NO_CHANGE
-        self.rids: dict[str, int] = {}   # key -> request id of the handler that wrote it
-        self.flushed_at = math.nan
-        self.clear = False
-        self.confirm_at = math.nan
-        self.waiters: list[Callable[[], None]] = []
-
-
 _DONE = StorageResult(None)
-NO_CHANGE: Any = object()  # a batch that does not touch the alarm
 
 
-class Storage:
+class Storage(WriteQueue):
     """The storage API of one object incarnation (see the module docstring)."""
 
     def __init__(self, actor: Actor) -> None:
-        self._actor = actor
+        super().__init__(actor)
         self._store = actor.store
         cfg = actor.sim.config
         self.backend = actor.namespace.storage
@@ -99,17 +82,11 @@ class Storage:
         self._miss_ms = cfg.read_miss_ms_kv if kv else cfg.read_miss_ms_sqlite
         self._confirm_ms = cfg.write_confirm_ms_kv if kv else cfg.write_confirm_ms_sqlite
         self._meters = actor.meters
-        self._trace = actor.sim.trace
         self.overlay: dict[str, tuple[Any, int]] = {}
         self.cached: set[str] = set()
         self.all_cached = False
-        self.open: WriteBatch | None = None
-        self.pending: deque[WriteBatch] = deque()
         self._clear_seq: int | None = None
         self._alarm_overlay: tuple[float | None, int] | None = None
-        self._seq = 0
-        self._last_confirm = -math.inf
-        self.dead = False
         self.draining = False
         self.retired_to: Any = None   # after a deploy: the actor running the old instance
         # open transactions, innermost last, with the invocation running each: inside a
@@ -295,13 +272,6 @@ class Storage:
             self._meters['rows_read'] += max(1, len(found))
 
     # -- writes -------------------------------------------------------------------------
-    def _batch(self) -> WriteBatch:
-        batch = self.open
-        if batch is None:
-            self._seq += 1
-            batch = self.open = WriteBatch(self._seq)
-        return batch
-
     def _write(self, key: str, stored: Any) -> None:
         batch = self._batch()
         batch.writes[key] = stored
@@ -388,21 +358,10 @@ class Storage:
         """Set (or replace) the object's one alarm, at *scheduled_time* epoch ms (a number
         or a ``datetime``). A time in the past fires almost at once."""
         self._live()
-        epoch = _epoch_ms(scheduled_time)
-        if epoch <= 0:
-            raise TypeError('setAlarm() cannot be called with an alarm time <= 0')
-        actor = self._actor
-        has_handler = callable(getattr(actor.namespace.cls, 'alarm', None))
-        if actor.constructor_tasks is None and not has_handler:
-            raise TypeError(
-                'Your Durable Object class must have an alarm() handler in order to call '
-                'setAlarm()'
-            )
-        now = actor.sim.config.start_epoch_ms + actor.sim.env.now
-        epoch = max(epoch, math.floor(now))
+        epoch = alarm_time(self._actor, scheduled_time)
         self._write_alarm(epoch)
         self._meters['rows_written' if self.backend == 'sqlite' else 'write_units'] += 1
-        self._event('alarm_set', f'{epoch - actor.sim.config.start_epoch_ms:g} ms')
+        self._event('alarm_set', f'{epoch - self._actor.sim.config.start_epoch_ms:g} ms')
         return _DONE
 
     def delete_alarm(self) -> StorageResult:
@@ -435,58 +394,10 @@ class Storage:
         return Held(self.when_confirmed)
 
     # -- batches and the output gate -------------------------------------------------------
-    def end_turn(self) -> None:
-        """Close the open write batch (the handler yielded or ended) and flush it."""
-        batch = self.open
-        if batch is None:
-            return
-        self.open = None
-        actor = self._actor
-        env = actor.sim.env
-        confirm_ms = self._confirm_ms
-        if actor.sim.faults.storage_spikes:
-            confirm_ms += actor.sim.faults.storage_extra(actor)
-        confirm_at = max(env.now + confirm_ms, self._last_confirm)
-        self._last_confirm = batch.confirm_at = confirm_at
-        self.pending.append(batch)
-        batch.flushed_at = env.now
-        if self._trace.full:
-            self._record_writes(batch)
-            self._event('flush', f'batch {batch.seq}: {len(batch.writes)} keys'
-                        + (' after delete_all' if batch.clear else ''))
-        env.timeout(confirm_at - env.now).callbacks.append(lambda _ev: self._confirm(batch))
 
-    def _record_writes(self, batch: WriteBatch) -> None:
-        a = self._actor
-        rows = self._trace.write_rows
-        for key, stored in batch.writes.items():
-            rows.append((batch.flushed_at, a.ns_name, a.label, a.incarnation, batch.seq,
-                         batch.rids.get(key, -1), key, stored is DELETED, stored))
-
-    def _record_batch(self, batch: WriteBatch, outcome: str) -> None:
-        if self._trace.full:
-            a = self._actor
-            self._trace.batch_rows.append((a.ns_name, a.label, a.incarnation, batch.seq,
-                                           batch.flushed_at, a.sim.env.now, outcome))
-
-    def lose_pending(self) -> None:
-        """The object was reset: every batch not yet confirmed is lost."""
-        for batch in self.pending:
-            self._record_batch(batch, 'lost')
-        self.pending.clear()
-
-    def _confirm(self, batch: WriteBatch) -> None:
-        if self.dead:
-            return
-        actor = self._actor
-        if actor.sim.faults.write_fails(actor):
-            self._record_batch(self.pending.popleft(), 'failed')
-            self._event('write_failed', f'batch {batch.seq}')
-            actor.reset(errors.DurableObjectError(errors.RESET_BY_WRITE_FAILURE, retryable=True,
-                                             breaks_stub=True), 'write failed')
-            return
-        self.pending.popleft()
-        self._record_batch(batch, 'confirmed')
+    # -- what a confirmation does (see dosim.writequeue) -------------------------------------
+    def _apply_confirmed(self, batch: WriteBatch) -> None:
+        """A batch is confirmed: it becomes durable, and reads stop needing its overlay."""
         self._store.apply(batch.writes, batch.clear)
         overlay = self.overlay
         for key in batch.writes:
@@ -498,48 +409,10 @@ class Storage:
         if batch.alarm is not NO_CHANGE:
             if self._alarm_overlay is not None and self._alarm_overlay[1] == batch.seq:
                 self._alarm_overlay = None
-            actor.alarm_state().commit(batch.alarm)
-        if self._trace.full:
-            self._event('confirm', f'batch {batch.seq}')
-        for callback in batch.waiters:
-            callback()
-        if not self.pending and self.open is None:
-            actor.lifecycle.update()
+            self._actor.alarm_state().commit(batch.alarm)
 
-    def when_confirmed(self, callback: Callable[[], None]) -> None:
-        """Call *callback* once every write issued so far is confirmed (at once if none is
-        pending). If a write fails first, it is never called: the object was reset."""
-        batch = self.open
-        if batch is None and self.pending:
-            batch = self.pending[-1]
-        if batch is None:
-            callback()
-        else:
-            batch.waiters.append(callback)
-
-    @property
-    def gate_open(self) -> bool:
-        """True when no write is waiting for confirmation."""
-        return self.open is None and not self.pending
-
-    def _event(self, kind: str, detail: str = '') -> None:
-        if self._trace.full:
-            a = self._actor
-            inv = active.invocation
-            rid = inv.rid if inv is not None else -1
-            self._trace.event(a.ns_name, a.label, a.incarnation, kind, rid, detail)
-
-
-def _epoch_ms(value: Any) -> float:
-    """Epoch milliseconds from a number or a ``datetime`` (as ``setAlarm`` takes a Date)."""
-    import datetime as _dt
-
-    if isinstance(value, _dt.datetime):
-        if value.tzinfo is None:
-            raise TypeError('set_alarm(): a datetime must carry a timezone (use UTC)')
-        return value.timestamp() * 1000.0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TypeError(
-            f'set_alarm(): the alarm time must be epoch milliseconds or a datetime, got {value!r}'
-        )
-    return value
+    def _confirm_delay(self) -> float:
+        faults = self._actor.sim.faults
+        if faults.storage_spikes:
+            return self._confirm_ms + faults.storage_extra(self._actor)
+        return self._confirm_ms

@@ -1,0 +1,158 @@
+"""Write batches and the output gate.
+
+A handler's writes with no ``yield`` between them form one :class:`WriteBatch`. When the
+batch closes (the handler yields or ends) it is flushed, and confirmed a little later -- all
+of it, or, if the object resets first, none of it. Batches are confirmed in the order they
+were flushed.
+
+The *output gate* is built on that queue: :meth:`WriteQueue.when_confirmed` runs a callback
+(releasing a response, sending an outbound call or a WebSocket message) only once every write
+issued before it is confirmed. If a confirmation fails, the object is reset and the callbacks
+never run: nobody is told "done" about a write that was lost.
+
+:class:`~dosim.storage.Storage` is a write queue with the KV API on top; it says what a
+confirmed batch does to the data (``_apply_confirmed``) and how long a confirmation takes
+(``_confirm_delay``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import errors
+from .context import active
+from .store import DELETED
+
+if TYPE_CHECKING:
+    from .actor import Actor
+
+__all__ = ['NO_CHANGE', 'WriteBatch', 'WriteQueue']
+
+NO_CHANGE: Any = object()  # a batch that does not touch the alarm
+
+
+class WriteBatch:
+    """Writes with no ``yield`` between them: confirmed, or lost, together."""
+
+    __slots__ = ('alarm', 'clear', 'confirm_at', 'flushed_at', 'rids', 'seq', 'waiters',
+                 'writes')
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+        self.writes: dict[str, Any] = {}
+        self.alarm: Any = NO_CHANGE
+        self.rids: dict[str, int] = {}   # key -> request id of the handler that wrote it
+        self.flushed_at = math.nan
+        self.clear = False
+        self.confirm_at = math.nan
+        self.waiters: list[Callable[[], None]] = []
+
+
+class WriteQueue:
+    """The open batch, the flushed ones awaiting confirmation, and the output gate."""
+
+    def __init__(self, actor: Actor) -> None:
+        self._actor = actor
+        self._trace = actor.sim.trace
+        self.open: WriteBatch | None = None
+        self.pending: deque[WriteBatch] = deque()
+        self._seq = 0
+        self._last_confirm = -math.inf
+        self.dead = False
+
+    def _batch(self) -> WriteBatch:
+        batch = self.open
+        if batch is None:
+            self._seq += 1
+            batch = self.open = WriteBatch(self._seq)
+        return batch
+
+    def end_turn(self) -> None:
+        """Close the open write batch (the handler yielded or ended) and flush it."""
+        batch = self.open
+        if batch is None:
+            return
+        self.open = None
+        actor = self._actor
+        env = actor.sim.env
+        confirm_at = max(env.now + self._confirm_delay(), self._last_confirm)
+        self._last_confirm = batch.confirm_at = confirm_at
+        self.pending.append(batch)
+        batch.flushed_at = env.now
+        if self._trace.full:
+            self._record_writes(batch)
+            self._event('flush', f'batch {batch.seq}: {len(batch.writes)} keys'
+                        + (' after delete_all' if batch.clear else ''))
+        env.timeout(confirm_at - env.now).callbacks.append(lambda _ev: self._confirm(batch))
+
+    def _record_writes(self, batch: WriteBatch) -> None:
+        a = self._actor
+        rows = self._trace.write_rows
+        for key, stored in batch.writes.items():
+            rows.append((batch.flushed_at, a.ns_name, a.label, a.incarnation, batch.seq,
+                         batch.rids.get(key, -1), key, stored is DELETED, stored))
+
+    def _record_batch(self, batch: WriteBatch, outcome: str) -> None:
+        if self._trace.full:
+            a = self._actor
+            self._trace.batch_rows.append((a.ns_name, a.label, a.incarnation, batch.seq,
+                                           batch.flushed_at, a.sim.env.now, outcome))
+
+    def lose_pending(self) -> None:
+        """The object was reset: every batch not yet confirmed is lost."""
+        for batch in self.pending:
+            self._record_batch(batch, 'lost')
+        self.pending.clear()
+
+    def _confirm(self, batch: WriteBatch) -> None:
+        if self.dead:
+            return
+        actor = self._actor
+        if actor.sim.faults.write_fails(actor):
+            self._record_batch(self.pending.popleft(), 'failed')
+            self._event('write_failed', f'batch {batch.seq}')
+            actor.reset(errors.DurableObjectError(errors.RESET_BY_WRITE_FAILURE, retryable=True,
+                                             breaks_stub=True), 'write failed')
+            return
+        self.pending.popleft()
+        self._record_batch(batch, 'confirmed')
+        self._apply_confirmed(batch)
+        if self._trace.full:
+            self._event('confirm', f'batch {batch.seq}')
+        for callback in batch.waiters:
+            callback()
+        if not self.pending and self.open is None:
+            actor.lifecycle.update()
+
+    def when_confirmed(self, callback: Callable[[], None]) -> None:
+        """Call *callback* once every write issued so far is confirmed (at once if none is
+        pending). If a write fails first, it is never called: the object was reset."""
+        batch = self.open
+        if batch is None and self.pending:
+            batch = self.pending[-1]
+        if batch is None:
+            callback()
+        else:
+            batch.waiters.append(callback)
+
+    @property
+    def gate_open(self) -> bool:
+        """True when no write is waiting for confirmation."""
+        return self.open is None and not self.pending
+
+    # -- what the storage on top provides --------------------------------------------------------
+    def _apply_confirmed(self, batch: WriteBatch) -> None:
+        raise NotImplementedError
+
+    def _confirm_delay(self) -> float:
+        raise NotImplementedError
+
+    def _event(self, kind: str, detail: str = '') -> None:
+        if self._trace.full:
+            a = self._actor
+            inv = active.invocation
+            rid = inv.rid if inv is not None else -1
+            self._trace.event(a.ns_name, a.label, a.incarnation, kind, rid, detail)
