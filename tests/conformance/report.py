@@ -63,9 +63,9 @@ def render(rows: list[Row], meta: dict[str, str]) -> str:
         '(`production_differs`: not compared, but dosim must show the production behaviour).',
         'The format and the rules are in `tests/conformance/scenario.py`.',
         '',
-        f'Last run: {meta.get("when", "?")}; miniflare {meta.get("miniflare", "?")}, '
-        f'compatibility date {meta.get("compatibilityDate", "?")}, node {meta.get("node", "?")}; '
-        f'wall time of the workerd side {meta.get("wall", "?")}.',
+        # no time of day or wall time here: an unchanged result leaves the file unchanged
+        f'Runtime: miniflare {meta.get("miniflare", "?")}, '
+        f'compatibility date {meta.get("compatibilityDate", "?")}.',
         '',
         f'**{len(rows)} scenarios: {counts["pass"]} pass, {counts["production_differs"]} '
         f'production_differs, {counts["FAIL"]} FAIL.**',
@@ -81,7 +81,9 @@ def render(rows: list[Row], meta: dict[str, str]) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace *path* with *text* in one step."""
+    """Replace *path* with *text* in one step (and leave it alone if it already says that)."""
+    if path.exists() and path.read_text(encoding='utf-8') == text:
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent)
     try:
