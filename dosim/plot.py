@@ -10,9 +10,20 @@ Colours come from the Okabe-Ito palette (:data:`OKABE_ITO`), chosen so that the 
 of colour blindness still tell every pair apart, and that survives greyscale printing better
 than matplotlib's default cycle. Latencies are in milliseconds, like every time in dosim.
 
-Only requests that were answered (``status == 'ok'``) are drawn: a failed request has no
-complete latency, and mixing it in would hide the failure inside a fast-looking number. Count
-errors separately (``(frame['status'] == 'error').sum()``).
+The latency plots draw only requests that were answered (``status == 'ok'``): a failed
+request has no complete latency, and mixing it in would hide the failure inside a fast-looking
+number. Count errors separately (``(frame['status'] == 'error').sum()``).
+
+The other plots are defined in :mod:`dosim.plot_timelines` and :mod:`dosim.plot_messages` and
+re-exported here. They take a ``Simulation`` or the frame they read, and without an ``ax``
+draw on a new bare ``matplotlib.figure.Figure`` (end a notebook cell with ``ax.figure``):
+
+* :func:`lifecycle_timeline` -- each object's states over time, incarnations ticked;
+* :func:`alarm_timeline` -- every alarm attempt, how late it ran, the retry backoff gaps;
+* :func:`loop_timing` -- the period of a repeating alarm loop, as a histogram and over time;
+* :func:`queue_depth` -- one object's waiting and running requests, and its throughput;
+* :func:`space_time` -- a Lamport space-time diagram of requests and replies;
+* :func:`cost_breakdown` -- the billing meters, per namespace.
 """
 
 from __future__ import annotations
@@ -23,22 +34,26 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .plot_messages import COST_METERS, cost_breakdown, messages, space_time
+from .plot_timelines import (
+    ALARM_OUTCOMES,
+    LIFECYCLE_STATES,
+    OKABE_ITO,
+    alarm_timeline,
+    lifecycle_timeline,
+    loop_periods,
+    loop_timing,
+    queue_depth,
+)
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ['LATENCY_PARTS', 'OKABE_ITO', 'latency_breakdown', 'latency_cdf']
-
-OKABE_ITO = {
-    'black': '#000000',
-    'orange': '#E69F00',
-    'sky_blue': '#56B4E9',
-    'bluish_green': '#009E73',
-    'yellow': '#F0E442',
-    'blue': '#0072B2',
-    'vermillion': '#D55E00',
-    'reddish_purple': '#CC79A7',
-}
-"""Okabe & Ito's eight colours, safe for colour-blind readers (Okabe & Ito 2008)."""
+__all__ = [
+    'ALARM_OUTCOMES', 'COST_METERS', 'LATENCY_PARTS', 'LIFECYCLE_STATES', 'OKABE_ITO',
+    'alarm_timeline', 'cost_breakdown', 'latency_breakdown', 'latency_cdf', 'lifecycle_timeline',
+    'loop_periods', 'loop_timing', 'messages', 'queue_depth', 'space_time',
+]
 
 # The order successive CDF curves take their colours in: strong, well-separated hues first.
 _LINE_COLOURS = (
