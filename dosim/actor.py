@@ -19,6 +19,7 @@ runs the constructor again with a new incarnation number.
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -77,7 +78,8 @@ class Actor:
         self.constructor_tasks: list[Invocation] | None = None
         self.alarm: AlarmState | None = None
         self._sockets: SocketHub | None = None
-        self.outbound = 0  # calls this object made that are not answered yet
+        self.outbound: set[Call] = set()  # calls this object made, not answered yet
+        self.last_confirm = -math.inf      # when its latest flushed write batch confirms
         self.location: Any = None  # its data centre, fixed by its first call
         self.name_checked = False
         self._trace = self.sim.trace
@@ -315,6 +317,7 @@ class Actor:
         keep = (_RESUME, _TASK)
         old.ready = deque(item for item in self.ready if item[0] in keep)
         old.calls, old.queued, old.queued_since = started, 0, deque()
+        old.outbound = set()
         alarm = self.alarm
         old.alarm = alarm if alarm is not None and alarm.running_inv in self.live else None
         for inv in old.live:
@@ -362,6 +365,7 @@ class Actor:
         for inv in self.live:
             inv.dead = True
         self.live.clear()
+        self.outbound = set()   # calls still waiting at the output gate will never leave
         calls, self.calls = self.calls, set()
         self.ready.clear()
         self.queued = 0

@@ -143,7 +143,7 @@ class Call:
             value.web_socket.origin = self.origin   # where the client end lives
         origin = self.caller_actor
         if origin is not None:
-            origin.outbound -= 1
+            origin.outbound.discard(self)
             origin.lifecycle.unpin(self)
             origin.lifecycle.update()
         self.record(error, value.status if isinstance(value, Response) else NAN)

@@ -176,7 +176,7 @@ class DurableObjectStub:
             call.done.fail(error)
         elif inv is not None:
             origin = call.caller_actor = inv.actor
-            origin.outbound += 1
+            origin.outbound.add(call)
             if self._ns.sim.config.pending_io_pins:
                 origin.lifecycle.pin(call)
             inv.storage.when_confirmed(lambda: self._depart(call))

@@ -88,7 +88,6 @@ class Storage(WriteQueue):
         self._clear_seq: int | None = None
         self._alarm_overlay: tuple[float | None, int] | None = None
         self.draining = False
-        self.retired_to: Any = None   # after a deploy: the actor running the old instance
         # open transactions, innermost last, with the invocation running each: inside a
         # transaction's callback, ctx.storage calls are part of the transaction
         self._txns: list[tuple[Any, Any]] = []

@@ -192,8 +192,10 @@ class Trace:
     @property
     def writes(self) -> pd.DataFrame:
         frame = self._writes.frame()
-        frame['value'] = [None if d else clone_out(v)
-                          for d, v in zip(frame['deleted'], frame['value'], strict=True)]
+        frame['value'] = pd.Series(
+            [None if d else clone_out(v)
+             for d, v in zip(frame['deleted'], frame['value'], strict=True)],
+            index=frame.index, dtype=object)
         return frame
 
     @property

@@ -57,11 +57,12 @@ class WriteQueue:
     def __init__(self, actor: Actor) -> None:
         self._actor = actor
         self._trace = actor.sim.trace
+        self.incarnation = actor.incarnation   # this queue's, even after a deploy moves on
         self.open: WriteBatch | None = None
         self.pending: deque[WriteBatch] = deque()
         self._seq = 0
-        self._last_confirm = -math.inf
         self.dead = False
+        self.retired_to: Any = None   # after a deploy: the actor running the old instance
 
     def _batch(self) -> WriteBatch:
         batch = self.open
@@ -78,8 +79,10 @@ class WriteQueue:
         self.open = None
         actor = self._actor
         env = actor.sim.env
-        confirm_at = max(env.now + self._confirm_delay(), self._last_confirm)
-        self._last_confirm = batch.confirm_at = confirm_at
+        # confirmations are in flush order per object, across its instances (a deploy's old
+        # instance and the new one share one storage)
+        confirm_at = max(env.now + self._confirm_delay(), actor.last_confirm)
+        actor.last_confirm = batch.confirm_at = confirm_at
         self.pending.append(batch)
         batch.flushed_at = env.now
         if self._trace.full:
@@ -92,13 +95,13 @@ class WriteQueue:
         a = self._actor
         rows = self._trace.write_rows
         for key, stored in batch.writes.items():
-            rows.append((batch.flushed_at, a.ns_name, a.label, a.incarnation, batch.seq,
+            rows.append((batch.flushed_at, a.ns_name, a.label, self.incarnation, batch.seq,
                          batch.rids.get(key, -1), key, stored is DELETED, stored))
 
     def _record_batch(self, batch: WriteBatch, outcome: str) -> None:
         if self._trace.full:
             a = self._actor
-            self._trace.batch_rows.append((a.ns_name, a.label, a.incarnation, batch.seq,
+            self._trace.batch_rows.append((a.ns_name, a.label, self.incarnation, batch.seq,
                                            batch.flushed_at, a.sim.env.now, outcome))
 
     def lose_pending(self) -> None:
@@ -114,8 +117,9 @@ class WriteQueue:
         if actor.sim.faults.write_fails(actor):
             self._record_batch(self.pending.popleft(), 'failed')
             self._event('write_failed', f'batch {batch.seq}')
-            actor.reset(errors.DurableObjectError(errors.RESET_BY_WRITE_FAILURE, retryable=True,
-                                             breaks_stub=True), 'write failed')
+            owner = self.retired_to or actor   # an old instance's failure resets only it
+            owner.reset(errors.DurableObjectError(errors.RESET_BY_WRITE_FAILURE, retryable=True,
+                                                  breaks_stub=True), 'write failed')
             return
         self.pending.popleft()
         self._record_batch(batch, 'confirmed')
@@ -155,4 +159,4 @@ class WriteQueue:
             a = self._actor
             inv = active.invocation
             rid = inv.rid if inv is not None else -1
-            self._trace.event(a.ns_name, a.label, a.incarnation, kind, rid, detail)
+            self._trace.event(a.ns_name, a.label, self.incarnation, kind, rid, detail)
