@@ -22,6 +22,7 @@ help:
 	@echo 'make test    set everything up and run the whole test suite'
 	@echo 'make demo    run the demo scenario, writing its tables and plots to out/'
 	@echo 'make bench   run the benchmarks in bench/'
+	@echo 'make soak    random models and faults for 20 minutes; report in out/soak.md'
 	@echo 'make lint    check the code with ruff'
 	@echo 'make clean   remove build output, caches and out/ (keeps .venv/)'
 	@echo 'Use another interpreter with PYTHON=..., e.g. make test PYTHON=python3.12'
@@ -67,3 +68,9 @@ clean:
 	rm -rf out build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
 	find . -path ./$(VENV) -prune -o \
 	  \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -prune -exec rm -rf {} +
+
+# Soak: the property test over fresh random scenarios for about 20 minutes; the report is
+# written atomically to out/soak.md.
+.PHONY: soak
+soak: $(STAMP)
+	$(RUN) $(BIN)/python bench/soak.py --minutes 20 --out out/soak.md
