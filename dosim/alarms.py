@@ -105,6 +105,7 @@ class AlarmState:
         self.running: AlarmRun | None = None
         self.running_inv: Invocation | None = None
         self.set_during_run: Any = UNSET
+        self.due_at: float | None = None   # when the next attempt fires (sim ms), if scheduled
         self._version = 0
 
     # -- what get_alarm() sees --------------------------------------------------------------
@@ -133,6 +134,7 @@ class AlarmState:
 
     def _cancel(self) -> None:
         self._version += 1
+        self.due_at = None
         if self.queued is not None:
             self.queued = None
 
@@ -146,13 +148,14 @@ class AlarmState:
     def _schedule(self, delay: float) -> float:
         self._version += 1
         version = self._version
-        at = self._env.now + delay
+        at = self.due_at = self._env.now + delay
         self._env.timeout(delay).callbacks.append(lambda _ev: self._fire(version))
         return at
 
     def _fire(self, version: int) -> None:
         if version != self._version or self.stored is None:
             return
+        self.due_at = None
         info = AlarmInfo(self.attempts, self.attempts > 0, self.stored)
         run = self.queued = AlarmRun(self, info)
         self.actor.deliver(run)

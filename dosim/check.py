@@ -36,6 +36,7 @@ An empty frame means every invariant held.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import defaultdict
@@ -112,6 +113,7 @@ def check(sim: Simulation) -> pd.DataFrame:
         check_output_gate(requests, batches, events),
         check_single_thread(events),
         check_alarms(t.alarms, events, sim.now),
+        check_alarms_pending(sim),
         check_e_order(requests, events),
         check_lifecycle(t.lifecycle),
         check_meters(sim.meters, t.lifecycle, cfg.bill_hibernatable_idle, cfg.billed_memory_mb),
@@ -389,6 +391,47 @@ def check_alarms(alarms: pd.DataFrame, events: pd.DataFrame, now_ms: float) -> p
             out.append(_v('alarm_at_least_once', due, ns, obj,
                           f'the retry due at {due:g} ms never fired (run ended {now_ms:g} ms)',
                           [last.Index]))
+    return _frame(out)
+
+
+def check_alarms_pending(sim: Simulation) -> pd.DataFrame:
+    """Every alarm still set at the end is running, queued, or due in the future: an alarm
+    that was set and not deleted or replaced can never be silently dropped."""
+    out = []
+    now = sim.now
+    for ns in sim.namespaces.values():
+        for actor in ns.actors.values():
+            alarm = actor.alarm
+            if alarm is None or alarm.stored is None:
+                continue
+            if alarm.running is None and alarm.queued is None and (
+                    alarm.due_at is None or alarm.due_at < now):
+                at = alarm.stored - sim.config.start_epoch_ms
+                out.append(_v('alarm_at_least_once', now, ns.binding, actor.label,
+                              f'the alarm set for {at:g} ms is stored but will never fire',
+                              []))
+    return _frame(out)
+
+
+def meters_never_decrease(snapshots: list[pd.DataFrame]) -> pd.DataFrame:
+    """Billing meters only grow: given ``sim.meters`` taken at successive times, every
+    meter of every object is at least what it was (objects may appear, never vanish)."""
+    out = []
+    for before, after in itertools.pairwise(snapshots):
+        merged = before.merge(after, on=['namespace', 'object'], how='left',
+                              suffixes=('_a', '_b'), indicator=True)
+        for rec in merged.to_dict('records'):
+            if rec['_merge'] != 'both':
+                out.append(_v('meters_never_decrease', math.nan, rec['namespace'],
+                              rec['object'], 'an object vanished from the meters', []))
+                continue
+            for col in before.columns:
+                if col in ('namespace', 'object'):
+                    continue
+                if rec[f'{col}_b'] < rec[f'{col}_a'] - 1e-9:
+                    out.append(_v('meters_never_decrease', math.nan, rec['namespace'],
+                                  rec['object'], f'{col} fell from {rec[f"{col}_a"]:g} to '
+                                  f'{rec[f"{col}_b"]:g}', []))
     return _frame(out)
 
 

@@ -224,3 +224,31 @@ def test_billing_hibernatable_idle_changes_what_duration_must_be(run):
     """With bill_hibernatable_idle the same meters are short by the idle_hibernatable time."""
     violations = chk.check_meters(run.meters, run.trace.lifecycle, bill_hibernatable_idle=True)
     assert violations['invariant'].tolist() == ['meters']
+
+
+def test_a_stored_alarm_that_can_never_fire_is_reported():
+    """An alarm still stored at the end must be running, queued or due later."""
+    from dosim.models import AgentLoop
+
+    sim = make_sim(trace_level='full')
+    ns = sim.namespace('AGENTS', AgentLoop)
+
+    def go():
+        yield ns.get_by_name('a').start_loop()
+
+    sim.process(go())
+    sim.run(until=30_000)
+    assert chk.check_alarms_pending(sim).empty       # the loop's next alarm is due later
+    next(iter(ns.actors.values())).alarm.due_at = None   # tamper: drop its schedule
+    (row,) = chk.check_alarms_pending(sim).itertuples()
+    assert row.invariant == 'alarm_at_least_once'
+    assert 'will never fire' in row.detail
+
+
+def test_meters_that_fall_are_reported():
+    """Meters are cumulative: a later snapshot below an earlier one is a violation."""
+    before = pd.DataFrame({'namespace': ['P'], 'object': ['x'], 'requests': [1.0]})
+    assert chk.meters_never_decrease([before, before.copy()]).empty
+    fell = pd.DataFrame({'namespace': ['P'], 'object': ['x'], 'requests': [0.0]})
+    (row,) = chk.meters_never_decrease([before, fell]).itertuples()
+    assert row.detail == 'requests fell from 1 to 0'

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import dosim
-from dosim.check import check
+from dosim.check import check, meters_never_decrease
 
 NAMES = ('a', 'b', 'c')          # 'c' is placed in Europe (hint weur, at LHR)
 KEYS = ('k0', 'k1', 'k2', 'k3')
@@ -132,7 +132,11 @@ def build(s: Scenario) -> dosim.Simulation:
 
     for i, (at, name, slot, ops) in enumerate(s.requests):
         sim.process(client(i, at, name, slot, ops))
-    sim.run(until=RUN_UNTIL_MS)
+    snapshots = []
+    for step in (1, 2, 3, 4):   # meters sampled along the way must never fall
+        sim.run(until=RUN_UNTIL_MS * step / 4)
+        snapshots.append(sim.meters)
+    sim.meter_snapshots = snapshots
     return sim
 
 
@@ -142,7 +146,9 @@ def run_example(s: Scenario) -> tuple[dosim.Simulation, pd.DataFrame]:
     for name in FRAMES:
         pd.testing.assert_frame_equal(getattr(a.trace, name), getattr(b.trace, name),
                                       obj=f'trace.{name}')
-    return a, check(a)
+    violations = pd.concat([check(a), meters_never_decrease(a.meter_snapshots)],
+                           ignore_index=True)
+    return a, violations
 
 
 # -- strategies ---------------------------------------------------------------------------
