@@ -38,9 +38,9 @@ class Call:
     """A request or RPC call in flight (see the module docstring)."""
 
     __slots__ = (
-        'actor', 'answered', 'args', 'arrived_ms', 'caller', 'caller_actor', 'done',
-        'handler_done_ms', 'incarnation', 'kind', 'method', 'origin', 'received_ms', 'released_ms',
-        'reply_sent_ms', 'rid', 'sent_ms', 'started_ms', 'stub',
+        'actor', 'answered', 'args', 'arrived_ms', 'caller', 'caller_actor', 'departed_ms',
+        'done', 'handler_done_ms', 'incarnation', 'kind', 'method', 'origin', 'received_ms',
+        'released_ms', 'reply_sent_ms', 'rid', 'sent_ms', 'started_ms', 'stub',
     )
 
     def __init__(self, stub: DurableObjectStub, actor: Actor, kind: str, method: str,
@@ -60,7 +60,7 @@ class Call:
         self.answered = False
         self.incarnation = 0
         self.sent_ms = sim.env.now
-        self.arrived_ms = self.started_ms = self.handler_done_ms = NAN
+        self.departed_ms = self.arrived_ms = self.started_ms = self.handler_done_ms = NAN
         self.released_ms = self.reply_sent_ms = self.received_ms = NAN
 
     # -- on the object's side ---------------------------------------------------------------
@@ -170,7 +170,8 @@ class Call:
         network = out + (self.received_ms - self.reply_sent_ms)
         trace.request_rows.append((
             self.rid, self.caller, self.stub._serial, self.actor.ns_name, self.actor.label,
-            self.kind, self.method, self.incarnation, self.sent_ms, self.arrived_ms,
+            self.kind, self.method, self.incarnation, self.sent_ms, self.departed_ms,
+            self.arrived_ms,
             self.started_ms, self.handler_done_ms, self.released_ms, self.received_ms, network,
             self.started_ms - self.arrived_ms, self.handler_done_ms - self.started_ms,
             self.released_ms - self.handler_done_ms, self.received_ms - self.sent_ms,

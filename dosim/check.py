@@ -111,6 +111,7 @@ def check(sim: Simulation) -> pd.DataFrame:
         check_acknowledged_writes(requests, writes, batches, events, storage),
         check_atomic_batches(writes, batches, events, storage),
         check_output_gate(requests, batches, events),
+        check_output_gate_outgoing(requests, batches),
         check_single_thread(events),
         check_alarms(t.alarms, events, sim.now),
         check_alarms_pending(sim),
@@ -312,6 +313,28 @@ def check_output_gate(requests: pd.DataFrame, batches: pd.DataFrame,
                 out.append(_v('output_gate', released, ns, obj,
                               f'request {rid} answered ok after batch {b} was {outcome}',
                               [rid, b]))
+    return _frame(out)
+
+
+def check_output_gate_outgoing(requests: pd.DataFrame,
+                               batches: pd.DataFrame) -> pd.DataFrame:
+    """A call from an object leaves only after every write that object flushed before it
+    made the call is confirmed: ``departed_ms`` >= the ``done_ms`` of each of the caller's
+    confirmed batches flushed strictly before ``sent_ms``."""
+    confirmed = batches[batches['outcome'] == 'confirmed']
+    by_object: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
+    for obj, flushed, done, b in confirmed[['object', 'flushed_ms', 'done_ms', 'batch']
+                                          ].itertuples(index=False, name=None):
+        by_object[obj].append((float(flushed), float(done), int(b)))
+    out = []
+    calls = requests[(requests['caller'] != 'client') & requests['departed_ms'].notna()]
+    for rid, caller, sent, departed in calls[['request_id', 'caller', 'sent_ms', 'departed_ms']
+                                             ].itertuples(index=False, name=None):
+        for flushed, done, b in by_object.get(caller, ()):
+            if flushed < sent and done > departed:
+                out.append(_v('output_gate', departed, '', caller,
+                              f'call {rid} left at {departed:g} ms, before batch {b} of its '
+                              f'caller was confirmed at {done:g} ms', [int(rid), b]))
     return _frame(out)
 
 

@@ -189,6 +189,7 @@ class DurableObjectStub:
         env = sim.env
         network = sim.network
         actor = call.actor
+        call.departed_ms = env.now
         network.place(actor, call.origin, self._ns._first_hint.get(str(self.id)))
         delay = network.one_way(call.origin, actor)
         if self.id.name is not None and not actor.name_checked:

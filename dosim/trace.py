@@ -13,7 +13,9 @@ the simulation started.
 ``requests`` -- one row per request or RPC call, in the order the answers arrived:
     ``request_id``, ``caller``, ``namespace``, ``object``, ``kind`` (``fetch`` or ``rpc``),
     ``method`` (HTTP method, or the RPC method's name), ``incarnation``, the times
-    ``sent_ms`` (left the caller), ``arrived_ms`` (reached the object), ``started_ms``
+    ``sent_ms`` (the caller made it), ``departed_ms`` (it left, once the caller's output gate
+    let it: later than ``sent_ms`` only for calls from objects with unconfirmed writes),
+    ``arrived_ms`` (reached the object), ``started_ms``
     (its handler began), ``handler_done_ms``, ``released_ms`` (the output gate let the reply
     go), ``received_ms`` (the caller has it), and the parts of the latency ``network_ms``
     (both directions), ``queue_ms``, ``handler_ms``, ``gate_ms``, ``latency_ms`` (their sum,
@@ -76,7 +78,8 @@ EVENT_KINDS = (
 EVENT_COLUMNS = ['time_ms', 'namespace', 'object', 'incarnation', 'kind', 'request_id', 'detail']
 REQUEST_COLUMNS = [
     'request_id', 'caller', 'stub', 'namespace', 'object', 'kind', 'method', 'incarnation',
-    'sent_ms', 'arrived_ms', 'started_ms', 'handler_done_ms', 'released_ms', 'received_ms',
+    'sent_ms', 'departed_ms', 'arrived_ms', 'started_ms', 'handler_done_ms', 'released_ms',
+    'received_ms',
     'network_ms', 'queue_ms', 'handler_ms', 'gate_ms', 'latency_ms',
     'status', 'http_status', 'error',
 ]

@@ -252,3 +252,31 @@ def test_meters_that_fall_are_reported():
     fell = pd.DataFrame({'namespace': ['P'], 'object': ['x'], 'requests': [0.0]})
     (row,) = chk.meters_never_decrease([before, fell]).itertuples()
     assert row.detail == 'requests fell from 1 to 0'
+
+
+def test_a_call_that_leaves_before_its_callers_writes_confirm_is_reported():
+    """Objects' outbound calls wait at the output gate too."""
+
+    class Caller(dosim.DurableObject):
+        def fetch(self, request):
+            self.ctx.storage.put('before', 1)
+            yield dosim.sleep(1)                  # the write is flushed, not yet confirmed
+            resp = yield self.env.CALLEE.get_by_name('b').fetch('https://do/')
+            return dosim.Response(resp.text)
+
+    class Callee(dosim.DurableObject):
+        def fetch(self, request):
+            return dosim.Response('hi')
+
+    sim = make_sim(trace_level='full')
+    sim.namespace('CALLEE', Callee)
+    ns = sim.namespace('CALLER', Caller)
+    fire(sim, [(0, lambda: ns.get_by_name('a').fetch('https://do/'))])
+    requests, batches = sim.trace.requests, sim.trace.batches
+    call = requests[requests['caller'] == 'a'].iloc[0]
+    assert call['departed_ms'] == 5.0             # flushed at 1, confirmed 4 ms later
+    assert chk.check_output_gate_outgoing(requests, batches).empty
+    early = requests.copy()
+    early.loc[early['caller'] == 'a', 'departed_ms'] = 2.5
+    (row,) = chk.check_output_gate_outgoing(early, batches).itertuples()
+    assert row.detail == 'call 2 left at 2.5 ms, before batch 1 of its caller was confirmed at 5 ms'
