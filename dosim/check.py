@@ -112,6 +112,7 @@ def check(sim: Simulation) -> pd.DataFrame:
         check_atomic_batches(writes, batches, events, storage),
         check_output_gate(requests, batches, events),
         check_output_gate_outgoing(requests, batches),
+        check_output_gate_websocket(events, batches),
         check_single_thread(events),
         check_alarms(t.alarms, events, sim.now),
         check_alarms_pending(sim),
@@ -335,6 +336,30 @@ def check_output_gate_outgoing(requests: pd.DataFrame,
                 out.append(_v('output_gate', departed, '', caller,
                               f'call {rid} left at {departed:g} ms, before batch {b} of its '
                               f'caller was confirmed at {done:g} ms', [int(rid), b]))
+    return _frame(out)
+
+
+def check_output_gate_websocket(events: pd.DataFrame,
+                                batches: pd.DataFrame) -> pd.DataFrame:
+    """A WebSocket message an object sends leaves (``websocket_sent``) only after every batch
+    the object flushed strictly before the ``send()`` (``websocket_send``) is confirmed."""
+    ws = events[events['kind'].isin(('websocket_send', 'websocket_sent'))]
+    sends: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [math.nan, math.nan])
+    for t, ns, obj, kind, d in ws[['time_ms', 'namespace', 'object', 'kind', 'detail']
+                                  ].itertuples(index=False, name=None):
+        sends[(ns, obj, d)][0 if kind == 'websocket_send' else 1] = float(t)
+    confirmed = batches[batches['outcome'] == 'confirmed']
+    by_object: dict[tuple[str, str], list[tuple[float, float, int]]] = defaultdict(list)
+    for ns, obj, flushed, done, b in confirmed[['namespace', 'object', 'flushed_ms', 'done_ms',
+                                               'batch']].itertuples(index=False, name=None):
+        by_object[(ns, obj)].append((float(flushed), float(done), int(b)))
+    out = []
+    for (ns, obj, n), (sent, left) in sends.items():
+        for flushed, done, b in by_object.get((ns, obj), ()):
+            if flushed < sent and done > left:
+                out.append(_v('output_gate', left, ns, obj,
+                              f'WebSocket message {n} left at {left:g} ms, before batch {b} '
+                              f'was confirmed at {done:g} ms', [b]))
     return _frame(out)
 
 

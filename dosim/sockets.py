@@ -27,6 +27,7 @@ class SocketHub:
         self.actor = actor
         self.sockets: list[WebSocket] = []
         self.auto_response: WebSocketRequestResponsePair | None = None
+        self.sends = 0
 
     # -- accepting ------------------------------------------------------------------------
     def adopt(self, ws: WebSocket, hibernatable: bool, tags: tuple[str, ...]) -> None:
@@ -104,11 +105,22 @@ class SocketHub:
         if not ws.accepted:
             raise RuntimeError('You must call one of accept() or state.acceptWebSocket() on '
                                'this WebSocket before sending messages.')
-        storage = self.actor.storage
-        if storage is None:
+        self.sends += 1
+        n = self.sends
+        actor = self.actor
+        if actor.sim.trace.full:   # the send, then its departure: dosim.check pairs them
+            actor.event('websocket_send', -1, f'#{n}')
+
+        def depart() -> None:
+            if actor.sim.trace.full:
+                actor.event('websocket_sent', -1, f'#{n}')
             self._to_client(ws, message)
+
+        storage = actor.storage
+        if storage is None:
+            depart()
         else:
-            storage.when_confirmed(lambda: self._to_client(ws, message))
+            storage.when_confirmed(depart)
 
     def _to_client(self, ws: WebSocket, message: Any) -> None:
         client = ws.peer

@@ -70,6 +70,7 @@ EVENT_KINDS = (
     'alarm_retry', 'alarm_cleared', 'alarm_abandoned', 'fault', 'placed', 'uniqueness_check',
     'state', 'hibernate', 'wake', 'evict', 'websocket_accept', 'websocket_message',
     'websocket_close', 'websocket_error', 'websocket_auto_response', 'websocket_started',
+    'websocket_send', 'websocket_sent',
     'message_sent', 'message_received', 'message_lost', 'deploy', 'transaction_commit',
     'transaction_rollback', 'flush', 'confirm',
     'write_failed', 'compute', 'sleep', 'fetch_external', 'block_concurrency',

@@ -280,3 +280,38 @@ def test_a_call_that_leaves_before_its_callers_writes_confirm_is_reported():
     early.loc[early['caller'] == 'a', 'departed_ms'] = 2.5
     (row,) = chk.check_output_gate_outgoing(early, batches).itertuples()
     assert row.detail == 'call 2 left at 2.5 ms, before batch 1 of its caller was confirmed at 5 ms'
+
+
+def test_a_websocket_message_sent_before_its_writes_confirm_is_reported():
+    """WebSocket sends wait at the output gate like responses."""
+
+    class Room(dosim.DurableObject):
+        def fetch(self, request):
+            client, server = dosim.WebSocketPair()
+            self.ctx.accept_websocket(server)
+            return dosim.Response(status=101, web_socket=client)
+
+        def websocket_message(self, ws, message):
+            self.ctx.storage.put('last', message)
+            yield dosim.sleep(1)                  # flushed, not yet confirmed
+            ws.send('stored')
+
+    sim = make_sim(trace_level='full')
+    ns = sim.namespace('R', Room)
+
+    def user():
+        ws = yield from dosim.connect_websocket(ns.get_by_name('r'))
+        ws.send('hello')
+        return (yield ws.receive())
+
+    proc = sim.process(user())
+    sim.run()
+    assert proc.value == 'stored'
+    events, batches = sim.trace.events, sim.trace.batches
+    assert chk.check_output_gate_websocket(events, batches).empty
+    sent = events['kind'] == 'websocket_sent'
+    assert events.loc[sent, 'time_ms'].tolist() == [7.0]   # flushed at 3, confirmed at 7
+    early = events.copy()
+    early.loc[sent, 'time_ms'] = 4.0
+    (row,) = chk.check_output_gate_websocket(early, batches).itertuples()
+    assert row.detail == 'WebSocket message #1 left at 4 ms, before batch 1 was confirmed at 7 ms'
