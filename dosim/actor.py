@@ -39,9 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = ['METERS', 'Actor']
 
-DEPLOY_RESET = 'Durable Object reset because its code was updated.'
-GRACE_OVER = 'Grace period complete: the old instance of this Durable Object was stopped.'
-CONNECTION_CLOSED = 'Connection closed: this Durable Object instance is no longer active.'
 
 METERS = (
     'requests', 'cpu_ms', 'rows_read', 'rows_written', 'read_units', 'write_units',
@@ -293,7 +290,7 @@ class Actor:
         running finish on the old instance within a 30 s grace period, without storage; new
         events go to a new instance (see :mod:`dosim.faults`)."""
         if self._sockets is not None:
-            self._sockets.close_all(1012, DEPLOY_RESET)
+            self._sockets.close_all(1012, errors.DEPLOY_RESET)
         if self.instance is None:
             return
         started = {c for c in self.calls if c.started_ms == c.started_ms}
@@ -304,7 +301,7 @@ class Actor:
         self.event('deploy', -1, f'{len(old.live)} events finish on the old instance')
         grace = self.sim.config.deploy_grace_ms
         self.sim.env.timeout(grace).callbacks.append(
-            lambda _ev: old.stop_old_instance('grace period complete'))
+            lambda _ev: old.stop_old_instance(errors.GRACE_OVER, 'grace period complete'))
         self._dispatch()
 
     def _retire(self, started: set[Call]) -> Actor:
@@ -328,7 +325,7 @@ class Actor:
         old.storage.retired_to = old
         self.ready = deque(item for item in self.ready if item[0] not in keep)
         self.calls = self.calls - started
-        self._break_stubs(errors.DurableObjectError(CONNECTION_CLOSED, retryable=True))
+        self._break_stubs(errors.DurableObjectError(errors.CONNECTION_CLOSED, retryable=True))
         self.live = set()
         self.instance = self.ctx = self.storage = self.running = None
         self.lifecycle.enter('evicted', 'code deploy')
@@ -343,14 +340,12 @@ class Actor:
                 stub._broken = error
         self.stubs = weakref.WeakSet()
 
-    def stop_old_instance(self, why: str) -> None:
-        """End the old instance kept after a deploy: whatever still runs there fails."""
+    def stop_old_instance(self, message: str, why: str) -> None:
+        """End the old instance kept after a deploy: whatever still runs there fails with
+        *message*."""
         if self.instance is None:
             return
-        message = DEPLOY_RESET if 'storage' in why else GRACE_OVER
         self.reset(errors.DurableObjectError(message, retryable=True, breaks_stub=True), why)
-        if 'storage' in why:
-            raise Aborted(why)
 
     # -- resets -----------------------------------------------------------------------------
     def reset(self, error: errors.DurableObjectError, reason: str,

@@ -20,8 +20,6 @@ from . import errors
 from .http import Request, Response
 from .values import clone_in, clone_out
 
-NETWORK_LOST = 'Network connection lost.'
-
 if TYPE_CHECKING:
     from .actor import Actor
     from .namespace import DurableObjectStub
@@ -125,8 +123,7 @@ class Call:
         delay = network.one_way(self.actor, self.origin)
         if network.cut(self.actor, self.origin):
             self.actor.event('message_lost', self.rid, 'reply: partition')
-            value, error = None, errors.DurableObjectError(
-                NETWORK_LOST, retryable=True, breaks_stub=True)
+            value, error = None, errors.network_lost()
         else:
             self.actor.event('message_sent', self.rid, f'reply {self.actor.label}->{self.caller}')
         env.timeout(delay).callbacks.append(lambda _ev: self._arrive_back(value, error))

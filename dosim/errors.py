@@ -20,6 +20,7 @@ The message texts are Cloudflare's where they are known (``data/config.md`` and
 from __future__ import annotations
 
 __all__ = [
+    'Aborted',
     'DurableObjectError',
     'StorageLimitError',
     'ABORTED',
@@ -27,7 +28,11 @@ __all__ = [
     'OVERLOADED_QUEUE_DEPTH',
     'OVERLOADED_QUEUE_TIME',
     'RESET_BY_WRITE_FAILURE',
-    'STUB_BROKEN',
+    'CONNECTION_CLOSED',
+    'DEPLOY_RESET',
+    'GRACE_OVER',
+    'NETWORK_LOST',
+    'network_lost',
 ]
 
 OVERLOADED_QUEUE_DEPTH = 'Durable Object is overloaded. Too many requests queued.'
@@ -37,7 +42,15 @@ ABORTED = 'Application called abort() to reset Durable Object.'
 RESET_BY_WRITE_FAILURE = 'Internal error: a storage write failed and the Durable Object was reset.'
 BLOCK_CONCURRENCY_TIMEOUT = 'blockConcurrencyWhile() callback exceeded its 30 s limit.'
 ALARM_WALL_TIME = 'Alarm handler exceeded its wall-time limit of 15 minutes.'
-STUB_BROKEN = 'This stub is broken by an earlier error; create a new stub.'
+NETWORK_LOST = 'Network connection lost.'
+DEPLOY_RESET = 'Durable Object reset because its code was updated.'
+GRACE_OVER = 'Grace period complete: the old instance of this Durable Object was stopped.'
+CONNECTION_CLOSED = 'Connection closed: this Durable Object instance is no longer active.'
+
+
+class Aborted(BaseException):
+    """Raised inside user code by ``ctx.abort()``: unwinds the handler; code cannot catch it
+    with ``except Exception``."""
 
 
 class DurableObjectError(Exception):
@@ -96,3 +109,9 @@ class StorageLimitError(ValueError):
 
     Raised at the call site inside the object, with Cloudflare's wording.
     """
+
+
+def network_lost() -> DurableObjectError:
+    """What a caller sees when the network or the object's machine failed under its call:
+    retryable, and the stub is broken."""
+    return DurableObjectError(NETWORK_LOST, retryable=True, breaks_stub=True)

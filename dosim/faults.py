@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
 __all__ = ['FAULT_KINDS', 'Faults']
 
-NETWORK_LOST = 'Network connection lost.'
 
 FAULT_KINDS = ('reset', 'datacenter_failure', 'deploy', 'write_failure', 'storage_latency_spike',
                'partition', 'latency_spike', 'alarm_failover')
@@ -92,8 +91,7 @@ class Faults:
         def crash() -> None:
             actor = self._find(namespace, name)
             self._log('reset', actor.label, 'crash', actor)
-            actor.reset(errors.DurableObjectError(NETWORK_LOST, retryable=True,
-                                                  breaks_stub=True), 'crash')
+            actor.reset(errors.network_lost(), 'crash')
         self._at(at_ms, crash)
 
     def datacenter_failure(self, at_ms: float, iata: str) -> None:
@@ -104,8 +102,7 @@ class Faults:
             hit = [a for a in self._actors() if a.location is not None and a.location.iata == iata]
             self._log('datacenter_failure', iata, f'{len(hit)} objects')
             for actor in hit:
-                actor.reset(errors.DurableObjectError(NETWORK_LOST, retryable=True,
-                                                      breaks_stub=True), f'{iata} failed')
+                actor.reset(errors.network_lost(), f'{iata} failed')
         self._at(at_ms, fail)
 
     def deploy(self, at_ms: float, namespace: str | None = None) -> None:
@@ -273,8 +270,7 @@ class Faults:
         if live:
             actor = live[rng.randrange(len(live))]
             self._log('reset', actor.label, 'random crash', actor)
-            actor.reset(errors.DurableObjectError(NETWORK_LOST, retryable=True,
-                                                  breaks_stub=True), 'crash')
+            actor.reset(errors.network_lost(), 'crash')
 
 
 def _in(loc: Location, place: str) -> bool:

@@ -24,6 +24,7 @@ from simpy.events import Event
 
 from . import errors
 from .context import Compute, Timer, active
+from .errors import Aborted
 from .storage import Held, StorageResult
 from .transaction import Nested
 
@@ -33,11 +34,6 @@ if TYPE_CHECKING:
 __all__ = ['Aborted', 'Invocation']
 
 Done = Callable[[Any, BaseException | None], None]
-
-
-class Aborted(BaseException):
-    """Raised inside user code by ``ctx.abort()``: unwinds the handler; code cannot catch it
-    with ``except Exception``."""
 
 
 class Invocation:

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from simpy.events import Event
 
+from . import errors
 from .actor import Actor
-from .call import NETWORK_LOST, Call, make_request
+from .call import Call, make_request
 from .context import active
-from .errors import DurableObjectError
 from .ids import DurableObjectId
 from .values import clone_in, clone_out
 
@@ -198,7 +198,7 @@ class DurableObjectStub:
             actor.event('uniqueness_check', call.rid, f'{sim.config.uniqueness_check_ms:g} ms')
         if network.cut(call.origin, actor):
             actor.event('message_lost', call.rid, 'request: partition')
-            call.respond(None, DurableObjectError(NETWORK_LOST, retryable=True, breaks_stub=True))
+            call.respond(None, errors.network_lost())
             return
         arrive = max(env.now + delay, self._last_arrival)
         self._last_arrival = arrive

@@ -35,7 +35,6 @@ class DurableObjectState:
         self._incarnation = actor.incarnation
         self.id = actor.id
         self.storage = actor.storage
-        self.pending: list[Event] = []
 
     def block_concurrency_while(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn()`` with every other event held back until it ends; yield the result for

@@ -113,7 +113,9 @@ class Storage(WriteQueue):
     def _live(self) -> None:
         if self.draining:   # the old instance after a deploy: storage access stops it
             self.draining = False
-            self.retired_to.stop_old_instance('touched storage during the grace period')
+            why = 'touched storage during the grace period'
+            self.retired_to.stop_old_instance(errors.DEPLOY_RESET, why)
+            raise errors.Aborted(why)
         if self.dead:
             raise errors.DurableObjectError(
                 'Durable Object storage is no longer available: this instance was reset.',
