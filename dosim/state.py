@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from simpy.events import Event
 
 from . import errors
-from .context import active
+from .context import Timer, active
 from .invocation import Aborted, Invocation
 from .storage import StorageResult
 from .transaction import Nested
@@ -56,10 +56,15 @@ class DurableObjectState:
             return None
         return nested
 
-    def wait_until(self, event: Event) -> None:
-        """Keep the object in memory until *event* fires (at most 15 min)."""
+    def wait_until(self, event: Event | Timer) -> None:
+        """Keep the object in memory until *event* fires (at most 15 min): a SimPy event, or a
+        wait such as ``dosim.sleep(ms)`` / ``dosim.fetch_external(...)`` -- as TypeScript's
+        ``ctx.waitUntil(promise)`` takes any promise, started now and not awaited."""
+        if isinstance(event, Timer):
+            event = self._actor.sim.timeout(event.ms)
         if not isinstance(event, Event):
-            raise TypeError(f'wait_until(event): expected a SimPy event, got {event!r}')
+            raise TypeError(f'wait_until(event): expected a SimPy event or a dosim.sleep(), '
+                            f'got {event!r}')
         if event.callbacks is None:   # already happened
             return
         lifecycle = self._actor.lifecycle

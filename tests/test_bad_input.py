@@ -91,7 +91,7 @@ def test_bad_calls_inside_an_object_reach_the_caller(sim):
     paths = ['/wait-until', '/bcw', '/compute', '/list', '/env', '/send']
     out = fire(sim, [(0, lambda p=p: ns.get_by_name('c').fetch('https://do' + p)) for p in paths])
     assert [o.message for o in out] == [
-        'wait_until(event): expected a SimPy event, got 5',
+        'wait_until(event): expected a SimPy event or a dosim.sleep(), got 5',
         'block_concurrency_while(fn): fn must be callable, got 5',
         'compute(ms) must be >= 0, got -2',
         'storage.list(): prefix must be a string, got 3',

@@ -27,6 +27,8 @@ class Plain(dosim.DurableObject):
             yield dosim.sleep(30_000)
         if request.path == '/wait-until':
             self.ctx.wait_until(self.ctx.storage._actor.sim.timeout(int(request.text)))
+        if request.path == '/wait-until-sleep':
+            self.ctx.wait_until(dosim.sleep(int(request.text)))   # ctx.waitUntil(promise)
         if request.path == '/fire-and-forget':
             self.env.SLOW.get_by_name('slow').fetch('https://slow/')   # not awaited
         return dosim.Response('ok')
@@ -86,6 +88,15 @@ def test_wait_until_pins_the_object_until_its_event(sim):
         ['idle_hibernatable', 300_001.0, 310_001.0],  # the event fired: 10 s to hibernate
         ['hibernated', 310_001.0, 1_000_000.0],
     ]
+
+
+def test_wait_until_takes_a_sleep_as_typescript_takes_a_promise(sim):
+    ns = sim.namespace('P', Plain)
+    fire(sim, [(0, lambda: ns.get_by_name('p').fetch('https://do/wait-until-sleep',
+                                                       method='POST', body='300000'))])
+    sim.run(until=1_000_000)
+    assert transitions(sim) == [('idle', 1.0), ('idle_hibernatable', 300_001.0),
+                                ('hibernated', 310_001.0)]
 
 
 def test_a_pin_lasts_at_most_15_minutes(sim):
