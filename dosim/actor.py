@@ -78,7 +78,7 @@ class Actor:
         self.outbound: set[Call] = set()  # calls this object made, not answered yet
         self.last_confirm = -math.inf      # when its latest flushed write batch confirms
         self.location: Any = None  # its data centre, fixed by its first call
-        self.name_checked = False
+        self.name_checked_ms: float | None = None   # when the name's uniqueness check ends
         self._trace = self.sim.trace
         self.lifecycle = Lifecycle(self)
 

@@ -192,10 +192,14 @@ class DurableObjectStub:
         call.departed_ms = env.now
         network.place(actor, call.origin, self._ns._first_hint.get(str(self.id)))
         delay = network.one_way(call.origin, actor)
-        if self.id.name is not None and not actor.name_checked:
-            actor.name_checked = True   # the worldwide uniqueness check, once per name
-            delay += sim.config.uniqueness_check_ms
-            actor.event('uniqueness_check', call.rid, f'{sim.config.uniqueness_check_ms:g} ms')
+        if self.id.name is not None:
+            # The worldwide uniqueness check, once per name: the first call pays it, and calls
+            # sent while it is still running wait for its answer too.
+            if actor.name_checked_ms is None:
+                actor.name_checked_ms = env.now + sim.config.uniqueness_check_ms
+                actor.event('uniqueness_check', call.rid,
+                            f'{sim.config.uniqueness_check_ms:g} ms')
+            delay += max(0.0, actor.name_checked_ms - env.now)
         if network.cut(call.origin, actor):
             actor.event('message_lost', call.rid, 'request: partition')
             call.respond(None, errors.network_lost())

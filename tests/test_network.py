@@ -74,6 +74,19 @@ def test_the_uniqueness_check_is_paid_once_per_name():
     assert reqs['latency_ms'].tolist() == [202.0, 2.0, 2.0]
 
 
+def test_calls_sent_during_the_uniqueness_check_wait_for_its_answer():
+    """The check is made once, but nobody reaches the object before it ends: a second call
+    sent 50 ms into the first call's check arrives when the check is done (200 ms + 1 ms
+    trip), not 51 ms in -- and the first call is still the first to arrive."""
+    sim = make_sim(uniqueness_check_ms=200.0)
+    ns = sim.namespace('W', Where)
+    fire(sim, [(0, lambda: ns.get_by_name('n').fetch('https://do/')),
+               (50, lambda: ns.get_by_name('n').fetch('https://do/'))])
+    reqs = sim.trace.requests.sort_values('request_id')
+    assert reqs['arrived_ms'].tolist() == [201.0, 201.0]
+    assert reqs['latency_ms'].tolist() == [202.0, 152.0]
+
+
 def test_jitter_is_seeded_heavy_tailed_and_never_negative():
     sim = dosim.Simulation(seed=3)
     draws = [sim.network.one_way('IAD', 'IAD') - 1.0 for _ in range(20_000)]
