@@ -88,14 +88,15 @@ def _new_axes() -> Axes:
 
 
 def _answered(frame: pd.DataFrame, func: str, columns: Sequence[str]) -> pd.DataFrame:
-    """The rows of *frame* that were answered, after checking the columns *func* needs."""
-    missing = [c for c in (*columns, 'status') if c not in frame.columns]
+    """The rows of *frame* that were answered (``status == 'ok'``; every row of a frame of
+    your own without a ``status`` column), after checking the columns *func* needs."""
+    missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(
             f'{func}: the frame has no column {", ".join(map(repr, missing))}; '
             f'pass sim.trace.requests or a slice of it'
         )
-    ok = frame[frame['status'] == 'ok']
+    ok = frame[frame['status'] == 'ok'] if 'status' in frame.columns else frame
     if ok.empty:
         raise ValueError(f'{func}: the frame has no answered requests (status == "ok") to draw')
     return ok
