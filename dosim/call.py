@@ -178,8 +178,12 @@ class Call:
 
 
 def _as_remote(exc: BaseException) -> errors.DurableObjectError:
+    """What the caller sees of an exception that escaped the handler: thrown by user code, so
+    ``remote``, and it leaves the caller's stub working (workerd, data/workerd_observations.md
+    §7) -- even when it is an error the handler got from a call of its own and rethrew, such
+    as 'Network connection lost.' from another object: *that* stub broke, not this one."""
     if isinstance(exc, errors.DurableObjectError):
-        return exc.copy()
+        return exc.copy(remote=True, breaks_stub=False)
     return errors.DurableObjectError(str(exc), remote=True, error_type=type(exc).__name__)
 
 

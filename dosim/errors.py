@@ -90,7 +90,8 @@ class DurableObjectError(Exception):
         flags = [n for n in names if getattr(self, n)]
         return f'DurableObjectError({self.message!r}{"".join(", " + f for f in flags)})'
 
-    def copy(self, remote: bool | None = None) -> DurableObjectError:
+    def copy(self, remote: bool | None = None,
+             breaks_stub: bool | None = None) -> DurableObjectError:
         """A new error with the same message and flags; a broken stub rethrows a copy
         with ``remote=False`` (as workerd does)."""
         return DurableObjectError(
@@ -99,7 +100,7 @@ class DurableObjectError(Exception):
             retryable=self.retryable,
             overloaded=self.overloaded,
             error_type=self.error_type,
-            breaks_stub=self.breaks_stub,
+            breaks_stub=self.breaks_stub if breaks_stub is None else breaks_stub,
             durable_object_reset=self.durable_object_reset,
         )
 

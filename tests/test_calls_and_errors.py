@@ -72,6 +72,25 @@ def test_an_uncaught_exception_reaches_the_caller_as_remote(sim):
     assert sim.trace.requests['status'].tolist() == ['error', 'error', 'ok']
 
 
+def test_a_rethrown_error_from_another_object_leaves_the_callers_stub_working(sim):
+    """A calls B; B resets mid-call, so A's stub to B breaks and A's call raises 'Network
+    connection lost.' (retryable). A does not catch it: to A's caller it is an exception
+    thrown by A's code -- remote, still retryable -- and A's caller's stub to A keeps
+    working, as after any uncaught exception (workerd, data/workerd_observations.md §7)."""
+    class Front(Service):
+        def relay(self):
+            return (yield self.env.BACK.get_by_name('b').slow_echo({}))
+
+    sim.namespace('BACK', Service)
+    front = sim.namespace('FRONT', Front)
+    stub = front.get_by_name('f')
+    sim.faults.reset(3, 'BACK', 'b')          # while slow_echo sleeps
+    out = fire(sim, [(0, lambda: stub.relay()), (20, lambda: stub.add(1, 1))])
+    assert (out[0].message, out[0].retryable, out[0].remote) == (
+        'Network connection lost.', True, True)
+    assert out[1] == 2
+
+
 def test_uncaught_exceptions_can_be_made_to_reset():
     sim = make_sim(reset_on_uncaught_exception=True)
     ns = sim.namespace('S', Service)
