@@ -211,7 +211,8 @@ class Invocation:
             )
             return
         self.cpu_ms += ms
-        actor.event('compute', self.rid, f'{ms:g} ms')
+        # exact: dosim.check reads the duration back from this text
+        actor.event('compute', self.rid, f'{ms!r} ms')
         self._hold(ms, None)
 
     # -- waits that open the input gate ---------------------------------------------------------

@@ -164,6 +164,21 @@ def test_overlapping_computes_are_reported(run):
                    'request 2 computes at 4 ms while request 1 computes from 1 to 6 ms', [1, 2]]
 
 
+def test_computes_of_any_precision_back_to_back_are_not_reported():
+    """The checker reads each compute's length back from the trace; a length with more than
+    six significant digits (a drawn cost such as 1.2345678 ms) must come back exactly, or the
+    next compute would seem to start inside it."""
+    class Busy(dosim.DurableObject):
+        def work(self, ms):
+            yield dosim.compute(ms)
+
+    sim = make_sim()
+    ns = sim.namespace('B', Busy)
+    fire(sim, [(0, lambda ms=ms: ns.get_by_name('b').work(ms))
+               for ms in (1.2345678, 2.3456789, 0.1111111)])
+    assert chk.check(sim).empty
+
+
 # -- alarms ------------------------------------------------------------------------------------
 def test_an_alarm_abandoned_too_early_is_reported(run):
     t = run.trace
