@@ -14,16 +14,17 @@ The latency plots draw only requests that were answered (``status == 'ok'``): a 
 request has no complete latency, and mixing it in would hide the failure inside a fast-looking
 number. Count errors separately (``(frame['status'] == 'error').sum()``).
 
-The other plots are defined in :mod:`dosim.plot_timelines` and :mod:`dosim.plot_messages` and
-re-exported here. They take a ``Simulation`` or the frame they read, and without an ``ax``
-draw on a new bare ``matplotlib.figure.Figure`` (end a notebook cell with ``ax.figure``):
+The other plots are defined in :mod:`dosim.plot_timelines`, :mod:`dosim.plot_messages` and
+:mod:`dosim.plot_cost` and re-exported here. They take a ``Simulation`` or the frame they
+read, and without an ``ax`` draw on a new pyplot figure too:
 
 * :func:`lifecycle_timeline` -- each object's states over time, incarnations ticked;
 * :func:`alarm_timeline` -- every alarm attempt, how late it ran, the retry backoff gaps;
 * :func:`loop_timing` -- the period of a repeating alarm loop, as a histogram and over time;
 * :func:`queue_depth` -- one object's waiting and running requests, and its throughput;
 * :func:`space_time` -- a Lamport space-time diagram of requests and replies;
-* :func:`cost_breakdown` -- the billing meters, per namespace.
+* :func:`cost_breakdown` -- the billing meters, per namespace;
+* :func:`monthly_bill` -- the monthly bill in dollars by meter, one bar per design.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .plot_cost import monthly_bill
 from .plot_messages import COST_METERS, cost_breakdown, messages, space_time
 from .plot_timelines import (
     ALARM_OUTCOMES,
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     'ALARM_OUTCOMES', 'COST_METERS', 'LATENCY_PARTS', 'LIFECYCLE_STATES', 'OKABE_ITO',
     'alarm_timeline', 'cost_breakdown', 'latency_breakdown', 'latency_cdf', 'lifecycle_timeline',
-    'loop_periods', 'loop_timing', 'messages', 'queue_depth', 'space_time',
+    'loop_periods', 'loop_timing', 'messages', 'monthly_bill', 'queue_depth', 'space_time',
 ]
 
 # The order successive CDF curves take their colours in: strong, well-separated hues first.

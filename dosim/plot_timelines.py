@@ -64,11 +64,14 @@ TICK_GID = 'dosim-incarnation'
 
 # -- shared helpers -------------------------------------------------------------------------
 def new_axes(ncols: int = 1, size: tuple[float, float] = (8.0, 4.0)) -> list[Axes]:
-    """*ncols* Axes side by side on a new bare ``Figure`` (pyplot is never touched)."""
-    from matplotlib.figure import Figure
+    """*ncols* Axes side by side on a new pyplot figure, which a notebook shows at the end of
+    the cell. Code that saves figures itself, or draws many (``dosim demo``, the widgets),
+    passes its own Axes from a bare ``matplotlib.figure.Figure`` instead, and pyplot keeps
+    nothing open."""
+    import matplotlib.pyplot as plt  # only now: importing dosim must not pick a backend
 
-    fig = Figure(figsize=size, layout='constrained')
-    return list(np.atleast_1d(fig.subplots(1, ncols)))
+    _fig, axes = plt.subplots(1, ncols, figsize=size, layout='constrained')
+    return list(np.atleast_1d(axes))
 
 
 def frame_of(source: Any, name: str, func: str, columns: Sequence[str]) -> pd.DataFrame:

@@ -46,3 +46,14 @@ def fire(sim: dosim.Simulation, calls: list[tuple[float, Callable[[], Any]]]) ->
 def texts(results: list[Any]) -> list[Any]:
     """Response texts, or error messages for failed calls."""
     return [r.message if isinstance(r, dosim.DurableObjectError) else r.text for r in results]
+
+
+@pytest.fixture(autouse=True)
+def _close_pyplot_figures():
+    """Plots drawn without an ``ax`` open pyplot figures, as they should in a notebook; a test
+    closes them when it ends, so a long run holds no more than one test's figures."""
+    yield
+    import sys
+
+    if 'matplotlib.pyplot' in sys.modules:
+        sys.modules['matplotlib.pyplot'].close('all')
