@@ -24,6 +24,10 @@ exercise            the bug to fix                                     the class
                     (:mod:`~dosim.edu.ex03_timers`)                     subclass
 ``hibernation``     a chat room that never hibernates                  a DurableObject
                     (:mod:`~dosim.edu.ex04_hibernation`)
+``sharding``        a hot object over capacity under Zipf traffic      a DurableObject with a
+                    (:mod:`~dosim.edu.ex05_sharding`)                  static ``route(video, n)``
+``fleet_bill``      an agent fleet pinned in memory                    an ``AgentBase`` subclass
+                    (:mod:`~dosim.edu.ex06_fleet_bill`)                (:mod:`dosim.edu.capacity`)
 ==================  =================================================  =======================
 """
 
@@ -48,6 +52,8 @@ EXERCISES: dict[str, str] = {
     'idempotent_loop': 'dosim.edu.ex02_idempotent_loop',
     'timers': 'dosim.edu.ex03_timers',
     'hibernation': 'dosim.edu.ex04_hibernation',
+    'sharding': 'dosim.edu.ex05_sharding',
+    'fleet_bill': 'dosim.edu.ex06_fleet_bill',
 }
 
 
