@@ -331,8 +331,16 @@ def _nominal_label(nominal: float) -> str:
 
 
 def _period_histogram(ax: Axes, seconds: np.ndarray, nominal: float | None) -> None:
-    edges = np.histogram_bin_edges(seconds, bins='auto')
-    bins: Any = edges if len(edges) <= 51 else 50
+    if seconds.max() - seconds.min() < 1.0:
+        # A loop that keeps time: periods within ms of each other. 'auto' bins would be
+        # hair-thin and vanish under their edges; 0.1 s bins, with half a second either
+        # side, stay visible.
+        lo = np.floor(seconds.min() * 10) / 10 - 0.5
+        hi = np.ceil(seconds.max() * 10) / 10 + 0.5
+        bins: Any = np.linspace(lo, hi, round((hi - lo) * 10) + 1)
+    else:
+        edges = np.histogram_bin_edges(seconds, bins='auto')
+        bins = edges if len(edges) <= 51 else 50
     ax.hist(seconds, bins=bins, color=OKABE_ITO['blue'], edgecolor='white', linewidth=0.5,
             label=f'{len(seconds)} periods')
     if nominal is not None:
