@@ -1,40 +1,28 @@
-"""Benchmark: how fast dosim simulates, next to a bare SimPy M/M/1 queue.
+"""Benchmarks: how fast dosim simulates, next to a bare SimPy queue.
 
-This is a benchmark of the simulator itself, not a test: it prints wall-clock figures that
-depend on the machine. It does check that the dosim run got the right answer (every request
-answered, every increment stored) and exits non-zero if not.
+This is a benchmark of the simulator itself, not a test: its figures depend on the machine
+and on whatever else runs there. It does check that each run computed the right thing (see
+:mod:`workloads`) and exits non-zero if not.
 
-Three kinds of runs, all in this one process:
+    .venv/bin/python bench/run.py                  # all four benchmarks: what `make bench` runs
+    .venv/bin/python bench/run.py hot              # one of them (hot, many, fleet, chat)
+    .venv/bin/python bench/run.py --scale 0.1      # every workload at a tenth of its size
 
-* ``baseline``: a bare SimPy M/M/1 queue -- one ``simpy.Resource(capacity=1)``, a source that
-  makes N customers with exponential inter-arrival times, each customer a process that
-  requests the resource, holds it for an exponential service time and releases it. Draws come
-  from ``random.Random(seed)``. It is what SimPy itself costs per arrival: the floor a SimPy
-  model can hope to get near.
-* ``dosim``: N requests to K counter objects (ids from names). One generator process makes
-  Poisson arrivals (exponential gaps from ``sim.stream('workload')``), picks an object
-  uniformly and fires ``stub.fetch(...)`` without waiting (the returned events are pre-defused).
-  Each handler does ``n = (yield storage.get('n')) or 0; storage.put('n', n + 1)``. The rate
-  keeps every object lightly loaded: each sees one request per ``PER_OBJECT_GAP_MS`` on average.
-* trace levels: the dosim run again at ``summary``, ``requests`` and ``full`` (``full`` with
-  N/4 requests by default), so the cost of recording is visible.
-
-Order: baseline, dosim, baseline again; the baseline figure is the mean of its two runs (the
-machines we run on are noisy). Throughput is simulated requests (arrivals) per wall second.
-
-    .venv/bin/python bench/run.py [--requests N] [--objects K] [--seed S]
-                                  [--trace-level full|requests|summary] [--json PATH]
+Each benchmark runs in a fresh Python process of its own, so that its peak resident memory
+is its own: first the bare SimPy baseline with as many arrivals as the benchmark has requests,
+then the dosim workload at trace level ``summary``, then (for ``hot``) the baseline again
+and the workload at the other two trace levels. The report goes to ``out/bench.md``
+(written atomically: a temporary file, then a rename) and to the terminal.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import platform
-import random
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,237 +30,197 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import simpy
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))   # the working copy's dosim
+sys.path.insert(0, str(HERE))
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the working copy's dosim
-
-import dosim
-
-PER_OBJECT_GAP_MS = 100.0  # mean time between two requests to the same object (light load)
-MM1_ARRIVAL_RATE = 1.0  # baseline: arrivals per time unit ...
-MM1_SERVICE_RATE = 2.0  # ... and services per time unit: utilisation 0.5
-TRACE_LEVELS = ('summary', 'requests', 'full')
-BINDING = 'COUNTERS'
-URL = 'https://do/inc'
-
-
-class Counter(dosim.DurableObject):
-    def fetch(self, request):
-        n = (yield self.ctx.storage.get('n')) or 0
-        self.ctx.storage.put('n', n + 1)
-        return dosim.Response('')
+BENCHMARKS = ('hot', 'many', 'fleet', 'chat')
+LEVELS = ('summary', 'requests', 'full')
+UNITS = {'hot': 'requests', 'many': 'requests', 'fleet': 'alarm runs + starts',
+         'chat': 'client messages'}
+TITLES = {
+    'hot': '1. Hot object: one object, 200,000 requests, a get and a put each',
+    'many': '2. Many objects: 100,000 objects, 10 requests each, Poisson arrivals',
+    'fleet': '3. Agent fleet: 1,000 agents on a 60 s alarm loop for 24 simulated hours',
+    'chat': '4. Chat: 100 rooms x 100 hibernatable clients, a message per client per minute, '
+            'one simulated hour',
+}
+TARGETS = {'hot': 'ratio >= 0.5', 'many': '< 60 s and < 2 GB', 'fleet': '< 60 s',
+           'chat': '< 60 s'}
 
 
-def _events_scheduled(env: simpy.Environment) -> int | None:
-    """How many events SimPy scheduled (its private event-id counter; None if it moved)."""
-    eid = getattr(env, '_eid', None)
-    try:
-        return next(eid) if eid is not None else None
-    except TypeError:
-        return None
-
-
-# -- the runs ---------------------------------------------------------------------------------
-def run_baseline(n: int, seed: int) -> dict[str, Any]:
-    """A bare SimPy M/M/1 queue with *n* arrivals."""
-    gc.collect()
-    start, cpu_start = time.perf_counter(), time.process_time()
-    rnd = random.Random(seed)
-    expo = rnd.expovariate
-    env = simpy.Environment()
-    server = simpy.Resource(env, capacity=1)
-    served = 0
-
-    def customer():
-        nonlocal served
-        req = server.request()
-        yield req
-        yield env.timeout(expo(MM1_SERVICE_RATE))
-        server.release(req)
-        served += 1
-
-    def source():
-        for _ in range(n):
-            yield env.timeout(expo(MM1_ARRIVAL_RATE))
-            env.process(customer())
-
-    env.process(source())
-    env.run()
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    if served != n:
-        raise AssertionError(f'baseline served {served} customers, expected {n}')
-    return {'name': 'baseline', 'requests': n, 'wall_s': wall, 'rate': n / wall, 'cpu_s': cpu,
-            'sim_time': env.now, 'events': _events_scheduled(env)}
-
-
-def run_dosim(n: int, k: int, seed: int, level: str) -> dict[str, Any]:
-    """The counter workload: *n* fire-and-forget requests to *k* objects."""
-    gc.collect()
-    start, cpu_start = time.perf_counter(), time.process_time()
-    sim = dosim.Simulation(seed=seed, config=dosim.Config().replace(trace_level=level))
-    ns = sim.namespace(BINDING, Counter)
-    names = [f'counter-{i}' for i in range(k)]
-    stubs = [ns.get(ns.id_from_name(name)) for name in names]
-    rate = k / PER_OBJECT_GAP_MS  # arrivals per ms over all objects
-
-    def source():
-        rnd = sim.stream('workload')
-        expo, pick, timeout = rnd.expovariate, rnd.randrange, sim.timeout
-        for _ in range(n):
-            yield timeout(expo(rate))
-            stubs[pick(k)].fetch(URL)  # fire and forget: the event is pre-defused
-
-    sim.process(source())
-    sim.run()
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    events = _events_scheduled(sim.env)
-
-    # correctness, outside the timed part
-    problems = []
-    total = sum(sim.storage_of(BINDING, name).get('n', 0) for name in names)
-    if total != n:
-        problems.append(f'stored counters sum to {total}, expected {n}')
-    if sim.trace.request_count != n:
-        problems.append(f'{sim.trace.request_count} requests answered, expected {n}')
-    if sim.trace.keep_requests:
-        frame = sim.trace.requests
-        if len(frame) != n:
-            problems.append(f'trace.requests has {len(frame)} rows, expected {n}')
-        failed = int((frame['status'] != 'ok').sum())
-        if failed:
-            problems.append(f'{failed} requests failed')
-    if problems:
-        raise AssertionError(f'dosim run at level {level!r}: ' + '; '.join(problems))
-    return {'name': f'dosim ({level})', 'level': level, 'requests': n, 'objects': k,
-            'wall_s': wall, 'rate': n / wall, 'cpu_s': cpu, 'sim_time': sim.now,
-            'events': events}
-
-
-# -- reporting --------------------------------------------------------------------------------
 def peak_rss_mb() -> float:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / (1024 * 1024) if sys.platform == 'darwin' else rss / 1024  # bytes vs KiB
 
 
-def row(label: str, res: dict[str, Any], base_rate: float | None = None) -> str:
-    events = res.get('events')
-    per_req = f'{events / res["requests"]:.1f}' if events else '-'
-    ratio = f'{res["rate"] / base_rate:.3f}' if base_rate else ''
-    return (f'{label:<28} {res["requests"]:>9,} {res["wall_s"]:>8.2f} {res["cpu_s"]:>7.2f}'
-            f' {res["rate"]:>12,.0f} {per_req:>7} {ratio:>8}')
+# -- one benchmark, in a child process ------------------------------------------------------
+def child(name: str, scale: float, level: str, seed: int) -> dict[str, Any]:
+    """Run benchmark *name* at trace *level*, between two runs of the baseline."""
+    import workloads
+
+    result: dict[str, Any] = {'name': name, 'scale': scale, 'rss_start_mb': peak_rss_mb()}
+    n = workloads.size(name, scale)
+    first = workloads.run_baseline(n, seed)
+    run = workloads.WORKLOADS[name](scale, seed, level)
+    run['rss_mb'] = peak_rss_mb()
+    if run['requests'] != n and name != 'fleet':   # fleet: n is the nominal count
+        raise AssertionError(f'{name}: {run["requests"]} requests, expected {n}')
+    result.update(runs=[run], baselines=[first, workloads.run_baseline(n, seed)],
+                  peak_rss_mb=peak_rss_mb())
+    return result
 
 
-HEADER = (f'{"run":<28} {"requests":>9} {"wall s":>8} {"cpu s":>7} {"req/wall s":>12}'
-          f' {"ev/req":>7} {"vs base":>8}')
+def run_child(name: str, scale: float, level: str, seed: int) -> dict[str, Any]:
+    """Run :func:`child` in a fresh interpreter and return what it printed (JSON)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), '--child', name, '--scale', str(scale),
+           '--seed', str(seed), '--level', level]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f'benchmark {name} failed:\n{done.stderr.strip()}')
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def write_json(path: str, data: dict[str, Any]) -> None:
-    """Write *data* to *path* atomically: a temp file in the same folder, then os.replace."""
-    target = Path(path).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f'.{target.name}.', suffix='.tmp')
+# -- the report -------------------------------------------------------------------------------
+def figures(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per dosim run of a benchmark, with its ratios to the baseline."""
+    base = res['baselines']
+    base_wall = sum(b['wall_s'] / b['requests'] for b in base) / len(base)   # s per arrival
+    base_cpu = sum(b['cpu_s'] / b['requests'] for b in base) / len(base)
+    rows = []
+    for run in res['runs']:
+        n = run['requests']
+        rows.append({
+            **run, 'rate_wall': n / run['wall_s'], 'rate_cpu': n / run['cpu_s'],
+            'ratio_wall': base_wall * n / run['wall_s'], 'ratio_cpu': base_cpu * n / run['cpu_s'],
+            'events_per_request': (run['events'] or 0) / n,
+            'base_rate_wall': 1 / base_wall, 'base_rate_cpu': 1 / base_cpu,
+        })
+    return rows
+
+
+def markdown(results: list[dict[str, Any]], machine: dict[str, Any], took: float) -> str:
+    lines = [
+        '# dosim benchmarks', '',
+        f"{machine['date']}, {machine['cpu']} ({machine['cpus']} CPUs), "
+        f"Python {machine['python']}, SimPy {machine['simpy']}; `bench/run.py` "
+        f"{' '.join(machine['argv']) or '(defaults)'}; {took:,.0f} s in all.", '',
+        'Ratio = dosim requests per second / bare SimPy M/M/1 arrivals per second (same number '
+        'of arrivals, same process); 1 means dosim costs what a bare queue does. "cpu" figures '
+        'use the process CPU time, which other load on the machine disturbs less than wall time.',
+        '',
+        '| benchmark | trace level | unit | simulated | wall s | cpu s | per wall s | ratio '
+        '(wall) | ratio (cpu) | events / unit | peak RSS MB | target |',
+        '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    ]
+    for res in results:
+        for row in figures(res):
+            lines.append(
+                f"| {res['name']} | {row['level']} | {UNITS[res['name']]} | {row['requests']:,} "
+                f"| {row['wall_s']:.1f} | {row['cpu_s']:.1f} | {row['rate_wall']:,.0f} "
+                f"| {row['ratio_wall']:.2f} | {row['ratio_cpu']:.2f} "
+                f"| {row['events_per_request']:.1f} | {row['rss_mb']:,.0f} "
+                f"| {TARGETS[res['name']]} |")
+    lines += ['', 'Peak RSS is the benchmark process\'s peak so far (`getrusage`), after each '
+              f"run; the interpreter with dosim imported starts at about "
+              f"{min(r['rss_start_mb'] for r in results):,.0f} MB.", '']
+    for res in results:
+        lines.append(f"- **{TITLES[res['name']]}**: " + detail(res))
+    return '\n'.join(lines) + '\n'
+
+
+def detail(res: dict[str, Any]) -> str:
+    run = res['runs'][0]
+    base = res['baselines']
+    rates = ' and '.join(f"{b['requests'] / b['wall_s']:,.0f}" for b in base)
+    text = (f"at trace level {run['level']!r}: baseline {base[-1]['requests']:,} arrivals at "
+            f"{rates} per wall s (before and after); simulated {run['sim_s']:,.0f} s")
+    extra = {k: run[k] for k in ('objects', 'peak_in_memory', 'cycles', 'clients', 'deliveries')
+             if k in run}
+    if extra:
+        text += '; ' + ', '.join(f'{k.replace("_", " ")} {v:,}' for k, v in extra.items())
+    return text + '.'
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write *text* to *path*: a temporary file in the same folder, then ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; give it a normal file's mode
-        with os.fdopen(fd, 'w') as f:
-            json.dump(data, f, indent=2)
-            f.write('\n')
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
+        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes it 0600: give it a normal file's mode
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def positive_int(text: str) -> int:
-    value = int(text.replace('_', ''))
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be >= 1, got {text}')
+def machine_info(argv: list[str]) -> dict[str, Any]:
+    import simpy
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                cpu = line.split(':', 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {'date': datetime.now(UTC).isoformat(timespec='seconds'), 'cpu': cpu,
+            'cpus': os.cpu_count(), 'python': platform.python_version(),
+            'simpy': simpy.__version__, 'platform': platform.platform(), 'argv': argv}
+
+
+def positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f'must be > 0, got {text}')
     return value
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description='Benchmark dosim against a bare SimPy M/M/1 queue (wall-clock throughput).')
-    parser.add_argument('--requests', type=positive_int, default=200_000, metavar='N',
-                        help='requests (arrivals) per run (default 200000)')
-    parser.add_argument('--objects', type=positive_int, default=1000, metavar='K',
-                        help='counter objects in the dosim run (default 1000)')
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description='Benchmark dosim against a bare SimPy queue.')
+    parser.add_argument('benchmarks', nargs='*', metavar='NAME',
+                        help=f'which to run: {", ".join(BENCHMARKS)} (default: all)')
+    parser.add_argument('--scale', type=positive, default=1.0,
+                        help='size of every workload, 1 = the full size (default 1)')
     parser.add_argument('--seed', type=int, default=0, help='random seed (default 0)')
-    parser.add_argument('--trace-level', choices=TRACE_LEVELS, default='requests',
-                        help="trace level of the main dosim run (default 'requests')")
-    parser.add_argument('--full-fraction', type=float, default=0.25, metavar='F',
-                        help="the 'full' trace-level run uses F*N requests (default 0.25)")
-    parser.add_argument('--no-levels', action='store_true',
-                        help='skip the trace-level comparison')
-    parser.add_argument('--json', metavar='PATH', help='also write the results as JSON here')
+    parser.add_argument('--all-levels', action='store_true',
+                        help="run every benchmark at every trace level (default: only 'hot')")
+    parser.add_argument('--out', default='out/bench.md', help='report path (default '
+                        'out/bench.md)')
+    parser.add_argument('--json', metavar='PATH', help='also write every figure as JSON')
+    parser.add_argument('--child', help=argparse.SUPPRESS)
+    parser.add_argument('--level', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if not 0 < args.full_fraction <= 1:
-        parser.error(f'--full-fraction must be in (0, 1], got {args.full_fraction}')
-    n, k, seed = args.requests, args.objects, args.seed
-
-    print(f'dosim benchmark: N={n:,} requests, K={k:,} objects, seed={seed}, '
-          f'main trace level {args.trace_level!r}')
-    print(f'Python {platform.python_version()}, SimPy {simpy.__version__}, '
-          f'dosim {dosim.__version__}, {os.cpu_count()} CPUs, {platform.system()}')
-    print(flush=True)
-
-    base1 = run_baseline(n, seed)
-    main_run = run_dosim(n, k, seed, args.trace_level)
-    base2 = run_baseline(n, seed)
-    base_rate = (base1['rate'] + base2['rate']) / 2
-    base_wall = (base1['wall_s'] + base2['wall_s']) / 2
-    base_cpu = (base1['cpu_s'] + base2['cpu_s']) / 2
-    ratio = main_run['rate'] / base_rate
-    cpu_ratio = base_cpu / main_run['cpu_s']  # the same ratio from CPU seconds
-
-    print(HEADER)
-    print(row('baseline M/M/1 (run 1)', base1))
-    print(row(f'dosim counter ({args.trace_level})', main_run, base_rate))
-    print(row('baseline M/M/1 (run 2)', base2))
-    print(f'{"baseline mean":<28} {n:>9,} {base_wall:>8.2f} {base_cpu:>7.2f} {base_rate:>12,.0f}')
-    print(f'\nthroughput ratio dosim/baseline: {ratio:.3f}   (long-term target >= 0.5)')
-    print(f'same ratio from CPU seconds:     {cpu_ratio:.3f}   (less sensitive to other load)')
-    print(f'simulated time: dosim {main_run["sim_time"] / 1000:,.1f} s '
-          f'({PER_OBJECT_GAP_MS:g} ms mean gap per object)', flush=True)
-
-    levels: list[dict[str, Any]] = []
-    if not args.no_levels:
-        print('\ntrace levels (dosim counter workload):')
-        print(HEADER)
-        for level in TRACE_LEVELS:
-            if level == args.trace_level:
-                res = main_run  # already measured above, at the full N
-            else:
-                size = n if level != 'full' else max(1, round(n * args.full_fraction))
-                res = run_dosim(n if level != 'full' else size, k, seed, level)
-            levels.append(res)
-            print(row(level, res, base_rate), flush=True)
-
-    rss = peak_rss_mb()
-    print(f'\npeak RSS: {rss:,.0f} MB')
-
+    if args.child:
+        print(json.dumps(child(args.child, args.scale, args.level, args.seed)))
+        return 0
+    names = args.benchmarks or list(BENCHMARKS)
+    for name in names:
+        if name not in BENCHMARKS:
+            parser.error(f'unknown benchmark {name!r}; choose from {", ".join(BENCHMARKS)}')
+    start = time.perf_counter()
+    results = []
+    for name in names:
+        levels = list(LEVELS) if name == 'hot' or args.all_levels else ['summary']
+        for level in levels:
+            print(f'running {name} at trace level {level!r} ...', flush=True)
+            results.append(run_child(name, args.scale, level, args.seed))
+    machine = machine_info(argv)
+    report = markdown(results, machine, time.perf_counter() - start)
+    write_atomically(Path(args.out), report)
+    print('\n' + report)
+    print(f'report written to {args.out}')
     if args.json:
-        write_json(args.json, {
-            'date': datetime.now(UTC).isoformat(timespec='seconds'),
-            'python': platform.python_version(),
-            'simpy': simpy.__version__,
-            'dosim_version': dosim.__version__,
-            'cpus': os.cpu_count(),
-            'platform': platform.platform(),
-            'args': vars(args),
-            'per_object_gap_ms': PER_OBJECT_GAP_MS,
-            'baseline_runs': [base1, base2],
-            'baseline_rate': base_rate,
-            'dosim': main_run,
-            'ratio': ratio,
-            'cpu_ratio': cpu_ratio,
-            'trace_levels': levels,
-            'peak_rss_mb': rss,
-        })
-        print(f'results written to {args.json}')
+        write_atomically(Path(args.json), json.dumps(
+            {'machine': machine, 'results': results}, indent=2) + '\n')
     return 0
 
 

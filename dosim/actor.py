@@ -20,7 +20,6 @@ runs the constructor again with a new incarnation number.
 from __future__ import annotations
 
 import math
-import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -48,8 +47,20 @@ METERS = (
 _NEW, _RESUME, _TASK, _ALARM, _EVENT = 0, 1, 2, 3, 4
 
 
+_EMPTY: Any = ()   # stands for an empty queue until the first item arrives
+_NONE: Any = frozenset()   # stands for an empty set of calls or invocations, likewise
+
+
 class Actor:
     """Runtime state of one object id (see the module docstring)."""
+
+    __slots__ = (
+        '__weakref__', '_dispatching', '_sockets', '_trace', 'alarm', 'break_errors', 'breaks',
+        'calls', 'constructor_tasks', 'ctx', 'id', 'incarnation', 'instance', 'label',
+        'last_confirm', 'lifecycle', 'live', 'location', 'meters', 'name_checked_ms',
+        'namespace', 'ns_name', 'outbound', 'queued', 'queued_since', 'ready', 'running',
+        'sim', 'storage', 'store',
+    )
 
     def __init__(self, namespace: DurableObjectNamespace, oid: Any) -> None:
         self.namespace = namespace
@@ -64,18 +75,24 @@ class Actor:
         self.storage: Storage | None = None
         self.incarnation = 0
         self.running: Invocation | None = None
-        self.ready: deque[tuple[int, Any, Any, Any]] = deque()
+        # the ready queue, and when each new call in it arrived: made on first use, as most
+        # objects never queue anything (the thread is free when their calls arrive)
+        self.ready: deque[tuple[int, Any, Any, Any]] = _EMPTY
         self.queued = 0  # new calls waiting in `ready`
-        self.queued_since: deque[float] = deque()
-        self.calls: set[Call] = set()  # arrived and not yet answered
-        # stubs connected to this incarnation: a reset breaks every one of them
-        self.stubs: weakref.WeakSet[Any] = weakref.WeakSet()
-        self.live: set[Invocation] = set()
+        self.queued_since: deque[float] = _EMPTY
+        # Containers made on first use and dropped when the object leaves memory: a hibernated
+        # object costs little, and the garbage collector has fewer objects to visit.
+        self.calls: set[Call] = _NONE  # arrived and not yet answered
+        # a reset breaks every stub connected to the incarnation: stubs remember the count
+        # of breaks when they last reached it (see DurableObjectStub._broken)
+        self.breaks = 0
+        self.break_errors: list[errors.DurableObjectError] | None = None
+        self.live: set[Invocation] = _NONE
         self._dispatching = False
         self.constructor_tasks: list[Invocation] | None = None
         self.alarm: AlarmState | None = None
         self._sockets: SocketHub | None = None
-        self.outbound: set[Call] = set()  # calls this object made, not answered yet
+        self.outbound: set[Call] | None = None  # calls this object made, not answered yet
         self.last_confirm = -math.inf      # when its latest flushed write batch confirms
         self.location: Any = None  # its data centre, fixed by its first call
         self.name_checked_ms: float | None = None   # when the name's uniqueness check ends
@@ -90,10 +107,12 @@ class Actor:
     # -- what the lifecycle asks -------------------------------------------------------------
     def is_busy(self) -> bool:
         """An event in progress or queued, or writes not yet confirmed."""
+        if self.live or self.calls or self.ready:
+            return True
         storage = self.storage
-        return bool(self.live or self.calls or self.ready) or (
-            storage is not None and not storage.gate_open
-        ) or (self.alarm is not None and self.alarm.running is not None)
+        if storage is not None and (storage.open is not None or storage.pending):
+            return True   # not storage.gate_open
+        return self.alarm is not None and self.alarm.running is not None
 
     def can_hibernate(self) -> bool:
         """No standard WebSocket open and no outbound call pending."""
@@ -111,13 +130,15 @@ class Actor:
     # -- arrivals ---------------------------------------------------------------------------
     def receive(self, call: Call) -> None:
         """A call reached the object: refuse it if overloaded, else queue it."""
-        now = self.sim.env.now
+        now = self.sim.env._now
         call.arrived_ms = now
-        self.stubs.add(call.stub)
+        stub = call.stub
+        if stub._conn is not self or stub._conn_breaks != self.breaks:
+            stub._connect(self)
         self.meters['requests'] += 1
         if self._trace.full:
             self.event('message_received', call.rid, f'{call.kind} {call.caller}->{self.label}')
-        self.event('request_received', call.rid, call.method)
+            self.event('request_received', call.rid, call.method)
         cfg = self.sim.config
         message = None
         if self.queued >= cfg.overload_max_queued:
@@ -128,10 +149,25 @@ class Actor:
             self.event('overloaded', call.rid, message)
             call.respond(None, errors.DurableObjectError(message, overloaded=True))
             return
-        self.calls.add(call)
+        calls = self.calls
+        if calls.__class__ is not set:
+            calls = self.calls = set()
+        calls.add(call)
+        if self.running is None and not self.ready and not self._dispatching:
+            # the thread is free and nothing is queued: start at once (what _dispatch does)
+            if self.lifecycle.state != 'active':
+                self.lifecycle.update()
+            self._dispatching = True
+            try:
+                self._start(call, _NEW)
+            finally:
+                self._dispatching = False
+            if self.ready and self.running is None:
+                self._dispatch()
+            return
         self.queued += 1
-        self.queued_since.append(now)
-        self.ready.append((_NEW, call, None, None))
+        self._queue_times().append(now)
+        self._ready().append((_NEW, call, None, None))
         if self.lifecycle.state != 'active':
             self.lifecycle.update()
         self._dispatch()
@@ -144,7 +180,8 @@ class Actor:
 
     def deliver(self, run: AlarmRun) -> None:
         """An alarm fires: it queues like any event."""
-        self.event('alarm_fired', run.rid, f'retry {run.info.retry_count}')
+        if self._trace.full:
+            self.event('alarm_fired', run.rid, f'retry {run.info.retry_count}')
         self._queue_event(_ALARM, run)
 
     def deliver_event(self, item: Any) -> None:
@@ -152,15 +189,33 @@ class Actor:
         self._queue_event(_EVENT, item)
 
     def _queue_event(self, kind: int, item: Any) -> None:
-        self.ready.append((kind, item, None, None))
+        self._ready().append((kind, item, None, None))
         if self.lifecycle.state != 'active':
             self.lifecycle.update()
         self._dispatch()
 
     def ready_to_resume(self, inv: Invocation, value: Any, exc: BaseException | None) -> None:
         """A handler's non-storage wait ended: it queues for the thread again."""
-        self.ready.append((_RESUME, inv, value, exc))
+        self._ready().append((_RESUME, inv, value, exc))
         self._dispatch()
+
+    def _ready(self) -> deque[tuple[int, Any, Any, Any]]:
+        ready = self.ready
+        if ready is _EMPTY:
+            ready = self.ready = deque()
+        return ready
+
+    def _queue_times(self) -> deque[float]:
+        times = self.queued_since
+        if times is _EMPTY:
+            times = self.queued_since = deque()
+        return times
+
+    def add_outbound(self, call: Call) -> None:
+        """A call this object made is on its way (it may pin the object; see lifecycle)."""
+        if self.outbound is None:
+            self.outbound = set()
+        self.outbound.add(call)
 
     # -- the thread -------------------------------------------------------------------------
     def _dispatch(self) -> None:
@@ -201,7 +256,8 @@ class Actor:
 
     def finished(self, inv: Invocation, value: Any, exc: BaseException | None) -> None:
         """*inv*'s handler returned or raised."""
-        self.live.discard(inv)
+        if self.live:
+            self.live.discard(inv)
         inv.on_done(value, exc)
         if self.running is inv:
             self.running = None
@@ -218,23 +274,29 @@ class Actor:
             if tasks is None:
                 return
             if tasks:  # the constructor's block_concurrency_while tasks run first
-                self.ready.appendleft((kind, call, None, None))
+                ready = self._ready()
+                ready.appendleft((kind, call, None, None))
                 if kind == _NEW:
                     self.queued += 1
-                    self.queued_since.appendleft(call.arrived_ms)
+                    self._queue_times().appendleft(call.arrived_ms)
                 for task in reversed(tasks):
-                    self.ready.appendleft((_TASK, task, None, None))
+                    ready.appendleft((_TASK, task, None, None))
                 return
         handler = call.handler(self.instance)
-        call.started_ms = self.sim.env.now
+        call.started_ms = self.sim.env._now
         inv = Invocation(self, call.kind, call.rid, call.handler_done)
         if kind == _NEW:
             call.incarnation = self.incarnation
-            self.event('request_started', call.rid, call.method)
+            if self._trace.full:
+                self.event('request_started', call.rid, call.method)
         else:
             call.started(inv)
-            self.event(f'{call.kind}_started', call.rid, call.method)
-        self.live.add(inv)
+            if self._trace.full:
+                self.event(f'{call.kind}_started', call.rid, call.method)
+        live = self.live
+        if live.__class__ is not set:
+            live = self.live = set()
+        live.add(inv)
         self.running = inv
         if isinstance(handler, BaseException):
             self.finished(inv, None, handler)
@@ -263,7 +325,8 @@ class Actor:
         except Exception as exc:
             self.storage.dead = True
             self.storage = self.ctx = None
-            self.calls.discard(call)
+            if self.calls:
+                self.calls.discard(call)
             call.respond(None, errors.DurableObjectError(
                 str(exc), remote=True, error_type=type(exc).__name__))
             return None
@@ -271,7 +334,10 @@ class Actor:
             self.constructor_tasks = None
         self.instance = instance
         self.lifecycle.enter('active', 'constructor')
-        self.live.update(tasks)
+        if tasks:
+            if self.live.__class__ is not set:
+                self.live = set()
+            self.live.update(tasks)
         return tasks
 
     # -- leaving memory -------------------------------------------------------------------------
@@ -281,6 +347,12 @@ class Actor:
         if self.storage is not None:
             self.storage.dead = True
         self.instance = self.ctx = self.storage = None
+        if not self.calls:
+            self.calls = _NONE
+        if not self.live:
+            self.live = _NONE
+        if not self.ready:
+            self.ready = self.queued_since = _EMPTY
         self.event('hibernate' if state == 'hibernated' else 'evict', -1, reason)
         self.lifecycle.enter(state, reason)
 
@@ -308,13 +380,15 @@ class Actor:
         """Move the running instance and its events to a copy of this actor, which runs
         them out; this actor starts afresh for new events."""
         old = object.__new__(Actor)
-        old.__dict__.update(self.__dict__)
+        for name in Actor.__slots__[1:]:
+            setattr(old, name, getattr(self, name))
         old.lifecycle = _Offstage()
         old._sockets = None
         keep = (_RESUME, _TASK)
         old.ready = deque(item for item in self.ready if item[0] in keep)
         old.calls, old.queued, old.queued_since = started, 0, deque()
-        old.outbound = set()
+        old.outbound = None
+        old.break_errors = None if self.break_errors is None else list(self.break_errors)
         alarm = self.alarm
         old.alarm = alarm if alarm is not None and alarm.running_inv in self.live else None
         for inv in old.live:
@@ -324,9 +398,9 @@ class Actor:
         old.storage.draining = True
         old.storage.retired_to = old
         self.ready = deque(item for item in self.ready if item[0] not in keep)
-        self.calls = self.calls - started
+        self.calls = set(self.calls) - started
         self._break_stubs(errors.DurableObjectError(errors.CONNECTION_CLOSED, retryable=True))
-        self.live = set()
+        self.live = _NONE
         self.instance = self.ctx = self.storage = self.running = None
         self.lifecycle.enter('evicted', 'code deploy')
         return old
@@ -334,11 +408,11 @@ class Actor:
     def _break_stubs(self, error: errors.DurableObjectError) -> None:
         """Every stub connected to the instance that ends is broken: its next call fails
         at once with *error* (workerd, data/workerd_observations.md §8; conformance
-        scenario alarm_abort_at_least_once)."""
-        for stub in list(self.stubs):
-            if stub._broken is None:
-                stub._broken = error
-        self.stubs = weakref.WeakSet()
+        scenario alarm_abort_at_least_once). A stub notices when it is next used."""
+        if self.break_errors is None:
+            self.break_errors = []
+        self.break_errors.append(error)
+        self.breaks += 1
 
     def stop_old_instance(self, message: str, why: str) -> None:
         """End the old instance kept after a deploy: whatever still runs there fails with
@@ -359,12 +433,14 @@ class Actor:
             self.storage.dead = True
         for inv in self.live:
             inv.dead = True
-        self.live.clear()
-        self.outbound = set()   # calls still waiting at the output gate will never leave
-        calls, self.calls = self.calls, set()
-        self.ready.clear()
+        self.live = _NONE
+        self.outbound = None   # calls still waiting at the output gate will never leave
+        calls, self.calls = self.calls, _NONE
+        if self.ready:
+            self.ready.clear()
         self.queued = 0
-        self.queued_since.clear()
+        if self.queued_since:
+            self.queued_since.clear()
         self.running = None
         self.instance = None
         self.ctx = None

@@ -20,8 +20,10 @@ counts; ``abort(retry_alarm=False)`` ends the alarm instead.
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 from dataclasses import dataclass
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 from . import errors
@@ -61,10 +63,12 @@ class AlarmRun:
     def __init__(self, alarm: AlarmState, info: AlarmInfo) -> None:
         self.alarm = alarm
         self.info = info
-        self.rid = alarm.actor.sim.next_request_id()
+        sim = alarm.actor.sim
+        sim._request_ids += 1   # sim.next_request_id()
+        self.rid = sim._request_ids
         self.kind = 'alarm'
         self.method = 'alarm'
-        self.arrived_ms = alarm.actor.sim.env.now
+        self.arrived_ms = alarm.actor.sim.env._now
         self.started_ms = math.nan
 
     @property
@@ -86,6 +90,25 @@ class AlarmRun:
     def respond(self, value: Any, error: errors.DurableObjectError | None) -> None:
         """The run could not start (its constructor failed): a counted failure."""
         self.alarm.attempt_failed(self, error, counted=True)
+
+
+class _Due:
+    """The timer of one scheduled attempt (its own entry in SimPy's queue)."""
+
+    __slots__ = ('alarm', 'callbacks', 'version')
+    _ok = True
+
+    def __init__(self, alarm: AlarmState, version: int) -> None:
+        self.alarm = alarm
+        self.version = version
+        self.callbacks = _DUE
+
+
+def _due(timer: _Due) -> None:
+    timer.alarm._fire(timer.version)
+
+
+_DUE = (_due,)
 
 
 class AlarmState:
@@ -140,16 +163,19 @@ class AlarmState:
 
     def _schedule_at_time(self, epoch: float) -> None:
         cfg = self._cfg
-        due = max(epoch - cfg.start_epoch_ms, self._env.now)
+        due = max(epoch - cfg.start_epoch_ms, self._env._now)
         delay = self._rng.uniform(cfg.alarm_delivery_min_ms, cfg.alarm_delivery_max_ms)
-        delay += self.actor.sim.faults.alarm_failover_delay(self.actor)
-        self._schedule(due + delay - self._env.now)
+        faults = self.actor.sim.faults
+        if faults._failovers:   # any alarm failover injected (see Faults.alarm_failover)
+            delay += faults.alarm_failover_delay(self.actor)
+        self._schedule(due + delay - self._env._now)
 
     def _schedule(self, delay: float) -> float:
         self._version += 1
         version = self._version
-        at = self.due_at = self._env.now + delay
-        self._env.timeout(delay).callbacks.append(lambda _ev: self._fire(version))
+        env = self._env
+        at = self.due_at = env._now + delay
+        heappush(env._queue, (at, 1, next(env._eid), _Due(self, version)))   # wake_after
         return at
 
     def _fire(self, version: int) -> None:
@@ -167,11 +193,10 @@ class AlarmState:
         self.running = run
         self.running_inv = inv
         self.set_during_run = UNSET
-        run.started_ms = self._env.now
+        run.started_ms = self._env._now
         self.attempts += 1
         self.actor.meters['requests'] += 1
-        limit = self._cfg.alarm_wall_limit_ms
-        self._env.timeout(limit).callbacks.append(lambda _ev: self._too_long(run))
+        self.actor.sim.alarm_watchdogs.start(lambda: self._too_long(run))
 
     def _too_long(self, run: AlarmRun) -> None:
         if self.running is run:
@@ -259,7 +284,7 @@ class AlarmState:
         scheduled = run.info.scheduled_time - self._cfg.start_epoch_ms
         trace.alarm_rows.append((
             actor.ns_name, actor.label, actor.incarnation, scheduled, run.started_ms,
-            self._env.now, run.info.retry_count, run.info.is_retry, outcome, next_ms, error,
+            self._env._now, run.info.retry_count, run.info.is_retry, outcome, next_ms, error,
         ))
 
 
@@ -276,14 +301,14 @@ def alarm_time(actor: Actor, scheduled_time: Any) -> float:
             'Your Durable Object class must have an alarm() handler in order to call '
             'setAlarm()'
         )
-    now = actor.sim.config.start_epoch_ms + actor.sim.env.now
+    now = actor.sim.config.start_epoch_ms + actor.sim.env._now
     return max(epoch, math.floor(now))
 
 
 def _epoch_ms(value: Any) -> float:
     """Epoch milliseconds from a number or a ``datetime`` (as ``setAlarm`` takes a Date)."""
-    import datetime as _dt
-
+    if (type(value) is float or type(value) is int) and math.isfinite(value):
+        return value   # the common case, checked first
     if isinstance(value, _dt.datetime):
         if value.tzinfo is None:
             raise TypeError('set_alarm(): a datetime must carry a timezone (use UTC)')

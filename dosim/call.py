@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 from simpy.events import Event
 
 from . import errors
+from .context import Wake, wake_after
 from .http import Request, Response
 from .values import clone_in, clone_out
 
@@ -33,18 +35,43 @@ _RESERVED = frozenset({
 
 
 class Call:
-    """A request or RPC call in flight (see the module docstring)."""
+    """A request or RPC call in flight (see the module docstring).
+
+    A call is also its own timer: while it crosses the network it sits in SimPy's event queue
+    (:func:`~dosim.context.wake_after`), first on its way to the object, then on its way
+    back."""
 
     __slots__ = (
-        'actor', 'answered', 'args', 'arrived_ms', 'caller', 'caller_actor', 'departed_ms',
-        'done', 'handler_done_ms', 'incarnation', 'kind', 'method', 'origin', 'received_ms',
-        'released_ms', 'reply_sent_ms', 'rid', 'sent_ms', 'started_ms', 'stub',
+        '_reply',
+        'actor',
+        'answered',
+        'args',
+        'arrived_ms',
+        'callbacks',
+        'caller',
+        'caller_actor',
+        'departed_ms',
+        'done',
+        'handler_done_ms',
+        'incarnation',
+        'kind',
+        'method',
+        'origin',
+        'received_ms',
+        'released_ms',
+        'reply_sent_ms',
+        'rid',
+        'sent_ms',
+        'started_ms',
+        'stub',
     )
+    _ok = True   # as a timer in SimPy's queue
 
     def __init__(self, stub: DurableObjectStub, actor: Actor, kind: str, method: str,
                  args: tuple[Any, ...], caller: str, origin: Any) -> None:
         sim = actor.sim
-        self.rid = sim.next_request_id()
+        sim._request_ids += 1
+        self.rid = sim._request_ids
         self.stub = stub
         self.actor = actor
         self.kind = kind
@@ -53,11 +80,13 @@ class Call:
         self.caller = caller
         self.origin = origin   # the calling actor, or the client's Location
         self.caller_actor: Actor | None = None
-        self.done = Event(sim.env)
-        self.done._defused = True  # an unobserved failure is in the trace, not a crash
+        env = sim.env
+        self.done = done = Event(env)
+        done._defused = True  # an unobserved failure is in the trace, not a crash
         self.answered = False
         self.incarnation = 0
-        self.sent_ms = sim.env.now
+        self.callbacks: Any = None
+        self.sent_ms = env._now
         self.departed_ms = self.arrived_ms = self.started_ms = self.handler_done_ms = NAN
         self.released_ms = self.reply_sent_ms = self.received_ms = NAN
 
@@ -80,7 +109,7 @@ class Call:
     def handler_done(self, value: Any, exc: BaseException | None) -> None:
         """The handler ended: the reply waits for the output gate, then leaves."""
         actor = self.actor
-        self.handler_done_ms = actor.sim.env.now
+        self.handler_done_ms = actor.sim.env._now
         error: errors.DurableObjectError | None = None
         if exc is None and self.kind == 'fetch' and not isinstance(value, Response):
             exc = TypeError(
@@ -94,56 +123,79 @@ class Call:
         if exc is not None:
             error = _as_remote(exc)
             value = None
-        actor.event('request_done', self.rid, 'error' if error else 'ok')
-        storage = actor.storage
-        storage.when_confirmed(lambda: self._release(value, error))
+        if actor._trace.full:
+            actor.event('request_done', self.rid, 'error' if error else 'ok')
+        self._reply = (value, error)
+        actor.storage.when_confirmed(self._release)
         if error is not None and actor.sim.config.reset_on_uncaught_exception:
             actor.reset(error, 'uncaught exception')
 
-    def _release(self, value: Any, error: errors.DurableObjectError | None) -> None:
+    def _release(self) -> None:
+        """The output gate lets the reply go."""
         actor = self.actor
-        self.released_ms = actor.sim.env.now
-        actor.calls.discard(self)
-        actor.event('response_released', self.rid)
-        if not actor.calls:
+        self.released_ms = actor.sim.env._now
+        calls = actor.calls
+        if calls:
+            calls.discard(self)
+        if actor._trace.full:
+            actor.event('response_released', self.rid)
+        if not calls:
             actor.lifecycle.update()
-        self.respond(value, error)
+        self.respond(*self._reply)
 
     def respond(self, value: Any, error: errors.DurableObjectError | None) -> None:
         """Send the reply (or *error*) back over the network to the caller."""
         if self.answered:
             return
         self.answered = True
-        sim = self.actor.sim
+        actor = self.actor
+        sim = actor.sim
         env = sim.env
-        self.reply_sent_ms = env.now
-        if error is not None:
-            self.actor.event('request_failed', self.rid, error.message)
-        network = sim.network
-        delay = network.one_way(self.actor, self.origin)
-        if network.cut(self.actor, self.origin):
-            self.actor.event('message_lost', self.rid, 'reply: partition')
+        self.reply_sent_ms = env._now
+        full = actor._trace.full
+        if error is not None and full:
+            actor.event('request_failed', self.rid, error.message)
+        delay = sim.network.one_way(actor, self.origin)
+        if sim.faults.partitions and sim.network.cut(actor, self.origin):
+            if full:
+                actor.event('message_lost', self.rid, 'reply: partition')
             value, error = None, errors.network_lost()
-        else:
-            self.actor.event('message_sent', self.rid, f'reply {self.actor.label}->{self.caller}')
-        env.timeout(delay).callbacks.append(lambda _ev: self._arrive_back(value, error))
+        elif full:
+            actor.event('message_sent', self.rid, f'reply {actor.label}->{self.caller}')
+        self._reply = (value, error)
+        if self.callbacks is None:
+            self.callbacks = (Call._arrive_back,)
+            heappush(env._queue, (env._now + delay, 1, next(env._eid), self))  # wake_after
+        else:   # still queued as something else: a timer of its own
+            wake_after(env, delay, Wake(lambda _w: self._arrive_back()))
 
-    def _arrive_back(self, value: Any, error: errors.DurableObjectError | None) -> None:
-        sim = self.actor.sim
-        self.received_ms = sim.env.now
-        if sim.trace.full:   # a client's receipt is filed under the object it called
-            (self.caller_actor or self.actor).event(
-                'message_received', self.rid, f'reply {self.actor.label}->{self.caller}')
+    def _arrive_back(self, _event: Any = None) -> None:
+        value, error = self._reply
+        actor = self.actor
+        sim = actor.sim
+        self.received_ms = sim.env._now
+        if actor._trace.full:   # a client's receipt is filed under the object it called
+            (self.caller_actor or actor).event(
+                'message_received', self.rid, f'reply {actor.label}->{self.caller}')
         if error is not None and error.breaks_stub:
             self.stub._broken = error
-        if isinstance(value, Response) and value.web_socket is not None:
-            value.web_socket.origin = self.origin   # where the client end lives
+        if isinstance(value, Response):
+            status = value.status
+            if value.web_socket is not None:
+                value.web_socket.origin = self.origin   # where the client end lives
+        else:
+            status = NAN
         origin = self.caller_actor
         if origin is not None:
-            origin.outbound.discard(self)
+            if origin.outbound:
+                origin.outbound.discard(self)
             origin.lifecycle.unpin(self)
             origin.lifecycle.update()
-        self.record(error, value.status if isinstance(value, Response) else NAN)
+        trace = actor._trace
+        if trace.keep_requests:
+            self.record(error, status)
+        else:
+            trace.request_count += 1
         done = self.done
         if not done.callbacks:
             # nobody waits yet (fire and forget): settle it in place, without scheduling an
@@ -159,7 +211,7 @@ class Call:
 
     def record(self, error: errors.DurableObjectError | None, http_status: float = NAN) -> None:
         """Add this call's row to ``sim.trace.requests``."""
-        trace = self.actor.sim.trace
+        trace = self.actor._trace
         trace.request_count += 1
         if not trace.keep_requests:
             return
@@ -191,4 +243,4 @@ def make_request(url_or_request: Any, method: str, body: Any, headers: Any) -> R
     """The request a ``stub.fetch(...)`` sends."""
     if isinstance(url_or_request, Request):
         return url_or_request
-    return Request(url_or_request, method=method, headers=headers, body=body)
+    return Request(url_or_request, method, headers, body)

@@ -16,11 +16,19 @@ any other SimPy event          opens                            ``sim.timeout(ms
 
 Outside an object (in a client process started with ``sim.process``), :func:`sleep` and
 :func:`fetch_external` are plain SimPy timeouts, and :func:`now` reads the running simulation.
+
+The runtime's own timers (a message in flight, a write batch confirming, a storage read) do
+not need a whole SimPy ``Timeout`` each: :func:`wake_after` puts an object straight into
+SimPy's event queue, in the place a timeout made at that moment would take, and SimPy calls
+its ``callbacks`` when the time comes. Events happen in exactly the same order; the runtime
+just makes fewer objects per request.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -41,6 +49,62 @@ class _Active:
 
 
 active = _Active()
+
+
+def wake_after(env: Any, delay: float, waker: Any) -> None:
+    """Have SimPy call ``waker.callbacks`` (each with *waker*) *delay* ms from now, in the
+    queue position ``env.timeout(delay)`` would take now. *waker* is any object with a
+    ``callbacks`` sequence and ``_ok = True``, as SimPy's event loop needs; the loop sets
+    ``callbacks`` to ``None`` when it runs them."""
+    heappush(env._queue, (env._now + delay, 1, next(env._eid), waker))
+
+
+class Wake:
+    """A bare timer for :func:`wake_after`: *fn* is called with the ``Wake``."""
+
+    __slots__ = ('callbacks',)
+    _ok = True
+
+    def __init__(self, fn: Any) -> None:
+        self.callbacks = (fn,)
+
+
+class Watchdogs:
+    """Timers that all run the same *delay*, like the 15-minute limit of every alarm run.
+
+    Started one after another, they come due in the order they were started, so they wait
+    in a FIFO and only the first of them sits in SimPy's event queue, under the event id a
+    ``Timeout`` made at its start would have had: the same order of events, but a small
+    event queue (thousands of agents each have a watchdog pending for 15 minutes)."""
+
+    __slots__ = ('_env', '_waiting', 'callbacks', 'delay')
+    _ok = True
+
+    def __init__(self, env: Any, delay: float) -> None:
+        self._env = env
+        self.delay = delay
+        self._waiting: deque[tuple[float, int, Any]] = deque()
+        self.callbacks: Any = None
+
+    def start(self, fn: Any) -> None:
+        """Call ``fn()`` once ``delay`` ms have passed."""
+        env = self._env
+        entry = (env._now + self.delay, next(env._eid), fn)
+        waiting = self._waiting
+        waiting.append(entry)
+        if len(waiting) == 1:
+            self._arm(entry)
+
+    def _arm(self, entry: tuple[float, int, Any]) -> None:
+        self.callbacks = (self._due,)
+        heappush(self._env._queue, (entry[0], 1, entry[1], self))
+
+    def _due(self, _event: Any) -> None:
+        waiting = self._waiting
+        _, _, fn = waiting.popleft()
+        if waiting:   # the next one takes its place first: fn() may start another
+            self._arm(waiting[0])
+        fn()
 
 
 class Compute:
@@ -84,7 +148,7 @@ def _current_sim() -> Simulation:
 def now() -> int:
     """Epoch milliseconds, like ``Date.now()``: ``sim.start_epoch_ms + sim.now``, floored."""
     sim = _current_sim()
-    return sim.start_epoch_ms + math.floor(sim.env.now)
+    return sim.config.start_epoch_ms + math.floor(sim.env._now)
 
 
 def compute(ms: float) -> Compute:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from simpy.events import Event
 
 from . import errors
-from .context import Compute, Timer, active
+from .context import Compute, Timer, active, wake_after
 from .errors import Aborted
 from .storage import Held, StorageResult
 from .transaction import Nested
@@ -40,9 +40,10 @@ class Invocation:
     """A handler run (request, RPC call, alarm, ``block_concurrency_while`` task)."""
 
     __slots__ = (
-        '_error', '_held', '_value', 'actor', 'cpu_ms', 'dead', 'exclusive', 'frames', 'gen',
-        'kind', 'on_done', 'rid', 'storage',
+        '_error', '_held', '_value', 'actor', 'callbacks', 'cpu_ms', 'dead', 'exclusive',
+        'frames', 'gen', 'kind', 'on_done', 'rid', 'storage',
     )
+    _ok = True   # its own timer in SimPy's queue while it holds the thread (see _hold)
 
     def __init__(self, actor: Actor, kind: str, rid: int, on_done: Done) -> None:
         self.actor = actor
@@ -51,11 +52,12 @@ class Invocation:
         self.rid = rid
         self.on_done = on_done
         self.gen: types.GeneratorType | None = None
-        self.frames: list[tuple[Any, ...]] = []
+        self.frames: list[tuple[Any, ...]] | None = None   # nested frames, made on first use
         self.exclusive = 0
         self.cpu_ms = 0.0
         self.dead = False
         self._held: tuple[Any, BaseException | None] = (None, None)
+        self.callbacks: Any = None
         self._value: Any = None
         self._error: BaseException | None = None
 
@@ -66,22 +68,34 @@ class Invocation:
         try:
             result = fn(*args)
         except Aborted:
+            active.invocation = prev
             return
         except Exception as exc:
-            if not self.dead:
-                self._finish(None, exc)
+            try:
+                if not self.dead:
+                    self._finish(None, exc)
+            finally:
+                active.invocation = prev
             return
-        finally:
+        except BaseException:
             active.invocation = prev
+            raise
         if isinstance(result, types.GeneratorType):
             self.gen = result
-            self.resume(None, None)
+            try:
+                if not self.dead:
+                    self._run(None, None)
+            finally:
+                active.invocation = prev
         else:
+            active.invocation = prev
             self._finish(result, None)
 
     def push(self, nested: Nested) -> None:
         """Run *nested* as this invocation's bottom frame (a task of its own)."""
         self.gen = nested.gen
+        if self.frames is None:
+            self.frames = []
         self.frames.append((None, nested.on_return, nested.on_error, nested.exclusive))
         self.exclusive += nested.exclusive
 
@@ -149,6 +163,8 @@ class Invocation:
         elif kind is Timer:
             self._timer(target)
         elif kind is Nested:
+            if self.frames is None:
+                self.frames = []
             self.frames.append((self.gen, target.on_return, target.on_error, target.exclusive))
             self.exclusive += target.exclusive
             self.gen = target.gen
@@ -187,9 +203,10 @@ class Invocation:
     # -- waits that keep the thread ------------------------------------------------------------
     def _hold(self, delay: float, value: Any, exc: BaseException | None = None) -> None:
         self._held = (value, exc)
-        self.actor.sim.env.timeout(delay).callbacks.append(self._held_event)
+        self.callbacks = (Invocation._held_event,)
+        wake_after(self.actor.sim.env, delay, self)
 
-    def _held_event(self, _event: Event) -> None:
+    def _held_event(self, _event: Any = None) -> None:
         value, exc = self._held
         self.resume(value, exc)
 

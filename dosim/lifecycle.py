@@ -32,6 +32,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from .context import Wake, wake_after
+
 if TYPE_CHECKING:
     from .actor import Actor
 
@@ -44,16 +46,19 @@ PIN_LIMIT_MS = 15 * 60_000   # DOC state.mdx / CL 2026-10-01: at most 15 min per
 class Lifecycle:
     """State, timers and pins of one object (see the module docstring)."""
 
-    __slots__ = ('_billed', '_deadline', '_timer_at', 'actor', 'pins', 'since', 'state')
+    __slots__ = ('_billed', '_deadline', '_timer_at', 'actor', 'held', 'pins', 'row', 'since',
+                 'state')
 
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
         self.state = 'evicted'
-        self.since = actor.sim.env.now
+        self.since = actor.sim.env._now
         self.pins: dict[Any, float] = {}     # token -> expiry (ms); inf while held open
         self._deadline: tuple[float, str] | None = None
         self._timer_at: float | None = None
         self._billed = self._is_billed('evicted')
+        self.row: tuple[Any, ...] | None = None    # the open interval, for the trace ...
+        self.held: tuple[Any, ...] | None = None   # ... and the one before (see Trace.state)
 
     # -- states and billing -------------------------------------------------------------------
     def _is_billed(self, state: str) -> bool:
@@ -63,17 +68,18 @@ class Lifecycle:
 
     def enter(self, state: str, reason: str = '') -> None:
         """Move to *state*, metering the duration of the state left."""
-        actor = self.actor
-        now = actor.sim.env.now
         if state == self.state and reason == '':
             return
+        actor = self.actor
+        now = actor.sim.env._now
         if self._billed:
             actor.meters['duration_gb_s'] += self._gb_s(now - self.since)
-        if actor.sim.trace.full:
+        if actor._trace.full:
             actor.event('state', -1, f'{self.state} -> {state}' + (f': {reason}' if reason else ''))
         self.state, self.since = state, now
-        self._billed = self._is_billed(state)
-        actor.sim.trace.state(actor.ns_name, actor.label, actor.incarnation, state, reason)
+        self._billed = state == 'active' or state == 'idle' or (
+            state == 'idle_hibernatable' and actor.sim.config.bill_hibernatable_idle)
+        actor._trace.state(self, actor.ns_name, actor.label, actor.incarnation, state, reason)
 
     def _gb_s(self, ms: float) -> float:
         return ms / 1000.0 * self.actor.sim.config.billed_memory_mb / 1000.0
@@ -109,8 +115,8 @@ class Lifecycle:
             if self.state != 'active':
                 self.enter('active')
             return
-        now = actor.sim.env.now
-        pinned_until = self._pinned(now)
+        now = actor.sim.env._now
+        pinned_until = self._pinned(now) if self.pins else None
         if pinned_until is not None:
             self._deadline = None if math.isinf(pinned_until) else (pinned_until, 'pin')
             self.enter('idle')
@@ -133,7 +139,7 @@ class Lifecycle:
             return  # an earlier timer is pending; it re-checks when it fires
         self._timer_at = at
         env = self.actor.sim.env
-        env.timeout(at - env.now).callbacks.append(self._timer)
+        wake_after(env, at - env._now, Wake(self._timer))
 
     def _timer(self, _event: Any) -> None:
         self._timer_at = None
@@ -141,12 +147,11 @@ class Lifecycle:
         if deadline is None or self.actor.instance is None:
             return
         at, action = deadline
-        if self.actor.sim.env.now < at:
+        if self.actor.sim.env._now < at:
             self._arm(at)
         elif action == 'hibernate':
             self._deadline = None
-            self.actor.unload('hibernated', 'idle and hibernatable for '
-                              f'{self.actor.sim.config.hibernate_after_ms / 1000:g} s')
+            self.actor.unload('hibernated', self.actor.sim._hibernate_reason)
         elif action == 'evict':
             self._deadline = None
             self.actor.unload('evicted', 'idle and not hibernatable')

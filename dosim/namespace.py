@@ -15,6 +15,7 @@ needs a new stub.
 from __future__ import annotations
 
 import math
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 from simpy.events import Event
@@ -23,7 +24,9 @@ from . import errors
 from .actor import Actor
 from .call import Call, make_request
 from .context import active
+from .http import Request
 from .ids import DurableObjectId
+from .state import DurableObjectState
 from .values import clone_in, clone_out
 
 if TYPE_CHECKING:
@@ -120,8 +123,6 @@ class DurableObjectNamespace:
         return actor
 
     def make_state(self, actor: Actor) -> Any:
-        from .state import DurableObjectState
-
         return DurableObjectState(actor)
 
 
@@ -134,7 +135,10 @@ class DurableObjectStub:
         self._origin = origin
         namespace.sim._stubs += 1
         self._serial = namespace.sim._stubs   # the requests frame's 'stub' column
-        self._broken: Any = None
+        self._broken_by: Any = None
+        self._actor: Actor | None = None    # the object's runtime record, once called
+        self._conn: Actor | None = None     # the object it last reached ...
+        self._conn_breaks = 0               # ... and that object's break count then
         self._last_arrival = -math.inf
         self.id = oid
         self.name = oid.name
@@ -143,10 +147,38 @@ class DurableObjectStub:
     def __repr__(self) -> str:
         return f'DurableObjectStub({self._ns.binding}, {self.id.label})'
 
+    # -- broken stubs ---------------------------------------------------------------------------
+    @property
+    def _broken(self) -> Any:
+        """The error every call on this stub fails with, or None. A reset of the object the
+        stub last reached breaks it (:meth:`Actor._break_stubs`); that is looked up here,
+        when asked, rather than by visiting every stub at the reset."""
+        error = self._broken_by
+        if error is None:
+            actor = self._conn
+            if actor is not None and self._conn_breaks < actor.breaks:
+                error = self._broken_by = actor.break_errors[self._conn_breaks]
+        return error
+
+    @_broken.setter
+    def _broken(self, error: Any) -> None:
+        self._broken_by = error
+
+    def _connect(self, actor: Actor) -> None:
+        """A call of this stub reached *actor*: the stub is connected to its instance."""
+        if self._conn is not None:
+            self._broken   # noqa: B018 - settles a break of the previous connection
+        self._conn = actor
+        self._conn_breaks = actor.breaks
+
+    # -- calls ------------------------------------------------------------------------------------
     def fetch(self, url_or_request: Any, method: str = 'GET', body: Any = None,
               headers: Any = None) -> Event:
         """Send an HTTP request; the event's value is the :class:`~dosim.Response`."""
-        request = make_request(url_or_request, method, body, headers)
+        if type(url_or_request) is str:
+            request = Request(url_or_request, method, headers, body)
+        else:
+            request = make_request(url_or_request, method, body, headers)
         return self._call('fetch', request.method, (request,))
 
     def __getattr__(self, name: str) -> Any:
@@ -161,14 +193,18 @@ class DurableObjectStub:
         return rpc
 
     def _call(self, kind: str, method: str, args: tuple[Any, ...]) -> Event:
-        actor = self._ns.actor(self.id)
+        actor = self._actor
+        if actor is None:
+            actor = self._actor = self._ns.actor(self.id)
         inv = active.invocation
         if inv is None:
             origin = self._origin or self._ns.sim.network.client_location
             call = Call(self, actor, kind, method, args, 'client', origin)
         else:
             call = Call(self, actor, kind, method, args, inv.actor.label, inv.actor)
-        if self._broken is not None:
+        conn = self._conn
+        if self._broken_by is not None or (
+                conn is not None and self._conn_breaks < conn.breaks and self._broken is not None):
             error = self._broken.copy(remote=False)
             call.answered = True
             call.reply_sent_ms = call.received_ms = call.sent_ms
@@ -176,7 +212,7 @@ class DurableObjectStub:
             call.done.fail(error)
         elif inv is not None:
             origin = call.caller_actor = inv.actor
-            origin.outbound.add(call)
+            origin.add_outbound(call)
             if self._ns.sim.config.pending_io_pins:
                 origin.lifecycle.pin(call)
             inv.storage.when_confirmed(lambda: self._depart(call))
@@ -187,25 +223,33 @@ class DurableObjectStub:
     def _depart(self, call: Call) -> None:
         sim = self._ns.sim
         env = sim.env
-        network = sim.network
         actor = call.actor
-        call.departed_ms = env.now
-        network.place(actor, call.origin, self._ns._first_hint.get(str(self.id)))
-        delay = network.one_way(call.origin, actor)
+        now = call.departed_ms = env._now
+        if actor.location is None:
+            sim.network.place(actor, call.origin, self._ns._first_hint.get(str(self.id)))
+        delay = sim.network.one_way(call.origin, actor)
+        full = sim.trace.full
         if self.id.name is not None:
             # The worldwide uniqueness check, once per name: the first call pays it, and calls
             # sent while it is still running wait for its answer too.
             if actor.name_checked_ms is None:
-                actor.name_checked_ms = env.now + sim.config.uniqueness_check_ms
-                actor.event('uniqueness_check', call.rid,
-                            f'{sim.config.uniqueness_check_ms:g} ms')
-            delay += max(0.0, actor.name_checked_ms - env.now)
-        if network.cut(call.origin, actor):
-            actor.event('message_lost', call.rid, 'request: partition')
+                actor.name_checked_ms = now + sim.config.uniqueness_check_ms
+                if full:
+                    actor.event('uniqueness_check', call.rid,
+                                f'{sim.config.uniqueness_check_ms:g} ms')
+            wait = actor.name_checked_ms - now
+            if wait > 0.0:
+                delay += wait
+        if sim.faults.partitions and sim.network.cut(call.origin, actor):
+            if full:
+                actor.event('message_lost', call.rid, 'request: partition')
             call.respond(None, errors.network_lost())
             return
-        arrive = max(env.now + delay, self._last_arrival)
+        arrive = now + delay
+        if arrive < self._last_arrival:   # E-order: never before the stub's previous call
+            arrive = self._last_arrival
         self._last_arrival = arrive
-        if sim.trace.full:
+        if full:
             actor.event('message_sent', call.rid, f'{call.kind} {call.caller}->{actor.label}')
-        env.timeout(arrive - env.now).callbacks.append(lambda _ev: actor.receive(call))
+        call.callbacks = (actor.receive,)
+        heappush(env._queue, (now + (arrive - now), 1, next(env._eid), call))  # wake_after

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import geo
+from .geo import Location
 
 if TYPE_CHECKING:
     from .actor import Actor
@@ -40,11 +41,13 @@ class Network:
         self.locations = geo.load_locations()
         self.client_location = self.location(cfg.client_location, 'Config.client_location')
         self._rng = sim.streams.get('network')
+        self._random = self._rng.random
         self._fibre = cfg.fibre_km_per_ms
         self._inflation = cfg.route_inflation
         self._base = cfg.hop_base_ms
         self._jitter_scale = cfg.jitter_scale_ms
         self._jitter_shape = cfg.jitter_shape
+        self._pareto_power = -1.0 / cfg.jitter_shape
         self._cache: dict[tuple[str, str], float] = {}
         self._nearest: dict[str, geo.Location] = {}
         self._hosting = [loc for loc in self.locations.values() if loc.hosts_objects]
@@ -59,11 +62,11 @@ class Network:
 
     def where(self, endpoint: Any) -> geo.Location:
         """The place of an actor (its placement) or of a client (a location)."""
-        if isinstance(endpoint, geo.Location):
-            return endpoint
         placed = getattr(endpoint, 'location', None)
         if placed is not None:
             return placed
+        if isinstance(endpoint, geo.Location):
+            return endpoint
         return self.client_location
 
     def place(self, actor: Actor, caller: Any, hint: str | None) -> geo.Location:
@@ -84,7 +87,8 @@ class Network:
 
     def base_ms(self, src: Any, dst: Any) -> float:
         """The deterministic part of the one-way latency from *src* to *dst*."""
-        a, b = self.where(src), self.where(dst)
+        a = src if type(src) is Location else self.where(src)
+        b = dst if type(dst) is Location else self.where(dst)
         key = (a.iata, b.iata)
         value = self._cache.get(key)
         if value is None:
@@ -95,9 +99,13 @@ class Network:
 
     def one_way(self, src: Any, dst: Any) -> float:
         """Milliseconds for one message from *src* to *dst*, jitter and faults included."""
-        ms = self.base_ms(src, dst)
-        if self._jitter_scale:
-            ms += self._jitter_scale * (self._rng.paretovariate(self._jitter_shape) - 1.0)
+        a = src if type(src) is Location else getattr(src, 'location', None) or self.where(src)
+        b = dst if type(dst) is Location else getattr(dst, 'location', None) or self.where(dst)
+        ms = self._cache.get((a.iata, b.iata))
+        if ms is None:
+            ms = self.base_ms(a, b)
+        if self._jitter_scale:   # paretovariate(shape), written out: (1 - u) ** (-1 / shape)
+            ms += self._jitter_scale * ((1.0 - self._random()) ** self._pareto_power - 1.0)
         faults = self.sim.faults
         if faults.latency_spikes:
             ms += faults.latency_extra(self.where(src), self.where(dst))

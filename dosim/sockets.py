@@ -10,6 +10,7 @@ object's sends at the output gate, meters incoming messages, and closes everythi
 from __future__ import annotations
 
 import math
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 from .websocket import RESET_REASON, SocketEvent, WebSocket, WebSocketRequestResponsePair
@@ -20,19 +21,40 @@ if TYPE_CHECKING:
 __all__ = ['SocketHub']
 
 
+def _deliver(delivery: _Delivery) -> None:
+    delivery.client._deliver(delivery.message)
+
+
+class _Delivery:
+    """A message on its way to a client: its own timer in SimPy's queue (as
+    :func:`~dosim.context.wake_after`), one per message of a broadcast."""
+
+    __slots__ = ('callbacks', 'client', 'message')
+    _ok = True
+
+    def __init__(self, client: WebSocket, message: Any) -> None:
+        self.callbacks = _DELIVER
+        self.client = client
+        self.message = message
+
+
+_DELIVER = (_deliver,)
+
+
 class SocketHub:
     """The accepted server ends of one object, and its auto-response."""
 
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
         self.sockets: list[WebSocket] = []
+        self.standard = 0   # how many of them are standard (not hibernatable)
         self.auto_response: WebSocketRequestResponsePair | None = None
         self.sends = 0
 
     # -- accepting ------------------------------------------------------------------------
     def adopt(self, ws: WebSocket, hibernatable: bool, tags: tuple[str, ...]) -> None:
         cfg = self.actor.sim.config
-        if hibernatable and sum(s.hibernatable for s in self.sockets) >= cfg.ws_max_sockets:
+        if hibernatable and len(self.sockets) - self.standard >= cfg.ws_max_sockets:
             raise RuntimeError(
                 f'this object already holds {cfg.ws_max_sockets} hibernatable WebSockets'
             )
@@ -41,16 +63,20 @@ class SocketHub:
         ws.tags = tags
         ws.label = self.actor.label
         self.sockets.append(ws)
+        if not hibernatable:
+            self.standard += 1
         self.actor.event('websocket_accept', -1, 'hibernatable' if hibernatable else 'standard')
         if not hibernatable:
             self.actor.lifecycle.pin(ws, math.inf)
 
     def open_standard(self) -> bool:
-        return any(not s.hibernatable for s in self.sockets)
+        return self.standard > 0
 
     def _forget(self, ws: WebSocket) -> None:
         if ws in self.sockets:
             self.sockets.remove(ws)
+            if not ws.hibernatable:
+                self.standard -= 1
         if not ws.hibernatable:
             self.actor.lifecycle.unpin(ws)
 
@@ -108,25 +134,30 @@ class SocketHub:
         self.sends += 1
         n = self.sends
         actor = self.actor
-        if actor.sim.trace.full:   # the send, then its departure: dosim.check pairs them
+        full = actor._trace.full
+        if full:   # the send, then its departure: dosim.check pairs them
             actor.event('websocket_send', -1, f'#{n}')
+        storage = actor.storage
+        if storage is None or (storage.open is None and not storage.pending):
+            # no write waits for confirmation: the gate lets it go at once (when_confirmed)
+            if full:
+                actor.event('websocket_sent', -1, f'#{n}')
+            self._to_client(ws, message)
+            return
 
         def depart() -> None:
-            if actor.sim.trace.full:
+            if actor._trace.full:
                 actor.event('websocket_sent', -1, f'#{n}')
             self._to_client(ws, message)
 
-        storage = actor.storage
-        if storage is None:
-            depart()
-        else:
-            storage.when_confirmed(depart)
+        storage.when_confirmed(depart)
 
     def _to_client(self, ws: WebSocket, message: Any) -> None:
         client = ws.peer
-        env = self.actor.sim.env
-        delay = self.actor.sim.network.one_way(self.actor, client.origin)
-        env.timeout(delay).callbacks.append(lambda _ev: client._deliver(message))
+        sim = self.actor.sim
+        env = sim.env
+        delay = sim.network.one_way(self.actor, client.origin)
+        heappush(env._queue, (env._now + delay, 1, next(env._eid), _Delivery(client, message)))
 
     def closed_by_server(self, ws: WebSocket, code: int, reason: str) -> None:
         self._forget(ws)

@@ -36,7 +36,7 @@ from . import errors
 from .alarms import alarm_time
 from .context import active
 from .store import DELETED
-from .values import clone_in, clone_out, key_bytes, value_bytes
+from .values import Blob, clone_in, clone_out, key_bytes, value_bytes
 from .writequeue import NO_CHANGE, WriteBatch, WriteQueue
 
 if TYPE_CHECKING:
@@ -73,12 +73,17 @@ _DONE = StorageResult(None)
 class Storage(WriteQueue):
     """The storage API of one object incarnation (see the module docstring)."""
 
+    __slots__ = ('_alarm_overlay', '_clear_seq', '_confirm_ms', '_direct', '_kv', '_max_row',
+                 '_meters', '_miss_ms', '_store', '_txns', 'all_cached', 'backend', 'cached',
+                 'draining', 'overlay')
+
     def __init__(self, actor: Actor) -> None:
         super().__init__(actor)
         self._store = actor.store
         cfg = actor.sim.config
         self.backend = actor.namespace.storage
-        kv = self.backend == 'kv'
+        self._kv = kv = self.backend == 'kv'
+        self._max_row = cfg.sqlite_max_row_bytes - cfg.sqlite_row_overhead_bytes
         self._miss_ms = cfg.read_miss_ms_kv if kv else cfg.read_miss_ms_sqlite
         self._confirm_ms = cfg.write_confirm_ms_kv if kv else cfg.write_confirm_ms_sqlite
         self._meters = actor.meters
@@ -187,18 +192,38 @@ class Storage(WriteQueue):
     def get(self, key: str | list[str]) -> StorageResult:
         """The value of *key* (``None`` if missing), or for a list of keys a dict of the
         present ones in key order."""
-        self._live()
+        if self.draining or self.dead:
+            self._live()
         if self._txns and (txn := self._routed()) is not None:
             return txn.get(key)
         if isinstance(key, str):
-            self._key(key, 'get')
-            stored, hit = self._read(key)
-            self._bill_read(stored)
-            self._event('storage_get', key)
-            value = None if stored is DELETED else clone_out(stored)
+            if self._kv:
+                self._key(key, 'get')
+            entry = self.overlay.get(key)   # self._read(key), written out
+            if entry is not None:
+                stored, hit = entry[0], True
+            else:
+                hit = self.all_cached or key in self.cached
+                if not hit:
+                    self.cached.add(key)
+                stored = DELETED if self._clear_seq is not None else \
+                    self._store.data.get(key, DELETED)
+            if self._kv:
+                self._bill_read(stored)
+            else:
+                self._meters['rows_read'] += 1
+            if self._trace.full:
+                self._event('storage_get', key)
+            if stored is DELETED:
+                value = None
+            else:
+                value = clone_out(stored) if type(stored) is Blob else stored
             if hit and value is None:
                 return _DONE
-            return StorageResult(value, 0.0 if hit else self._miss())
+            if hit:
+                return StorageResult(value, 0.0)
+            return StorageResult(value, self._miss_ms if not self._actor.sim.faults.storage_spikes
+                                 else self._miss())
         found: dict[str, Any] = {}
         all_hit = True
         for k in sorted(set(self._keys(key, 'get'))):
@@ -207,7 +232,8 @@ class Storage(WriteQueue):
             self._bill_read(stored)
             if stored is not DELETED:
                 found[k] = clone_out(stored)
-        self._event('storage_get', f'{len(found)} keys')
+        if self._trace.full:
+            self._event('storage_get', f'{len(found)} keys')
         return StorageResult(found, 0.0 if all_hit else self._miss())
 
     def _miss(self) -> float:
@@ -261,7 +287,8 @@ class Storage(WriteQueue):
         hit = self.all_cached
         if all(v is None for v in (prefix, start, start_after, end, limit)):
             self.all_cached = True
-        self._event('storage_list', f'{len(found)} keys')
+        if self._trace.full:
+            self._event('storage_list', f'{len(found)} keys')
         return StorageResult(found, 0.0 if hit else self._miss())
 
     def _bill_list(self, found: dict[str, Any]) -> None:
@@ -274,15 +301,17 @@ class Storage(WriteQueue):
 
     # -- writes -------------------------------------------------------------------------
     def _write(self, key: str, stored: Any) -> None:
-        batch = self._batch()
+        batch = self.open
+        if batch is None:
+            batch = self._batch()
         batch.writes[key] = stored
         if self._trace.full:
             inv = active.invocation
-            batch.rids[key] = inv.rid if inv is not None else -1
+            batch.record_rid(key, inv.rid if inv is not None else -1)
         self.overlay[key] = (stored, batch.seq)
         self.cached.add(key)
         m = self._meters
-        if self.backend == 'kv':
+        if self._kv:
             if stored is DELETED:
                 m['delete_requests'] += 1
             else:
@@ -294,7 +323,8 @@ class Storage(WriteQueue):
 
     def put(self, key: str | dict[str, Any], value: Any = _MISSING) -> StorageResult:
         """Store *value* under *key*, or every pair of a dict (at most 128)."""
-        self._live()
+        if self.draining or self.dead:
+            self._live()
         if self._txns and (txn := self._routed()) is not None:
             return txn.put(key, value)
         if value is _MISSING:
@@ -302,11 +332,23 @@ class Storage(WriteQueue):
                 raise TypeError('storage.put(): give a key and a value, or a dict of entries')
             pairs = [(k, self._stored(k, key[k])) for k in self._keys(key, 'put')]
         else:
+            kind = type(value)
+            if not self._kv and isinstance(key, str) and (
+                    kind is int or kind is float or kind is bool or kind is str) and (
+                    4 * len(key) + (4 * len(value) + 9 if kind is str else 11) <= self._max_row):
+                # the common case: an immutable scalar, stored as it is, that surely fits (key
+                # bytes at most 4 per character; a value's serialised size at most 11 bytes
+                # for a number, 4 per character + 9 for a string)
+                self._write(key, value)
+                if self._trace.full:
+                    self._event('storage_put', key)
+                return _DONE
             self._key(key, 'put')
             pairs = [(key, self._stored(key, value))]
         for k, stored in pairs:
             self._write(k, stored)
-        self._event('storage_put', pairs[0][0] if len(pairs) == 1 else f'{len(pairs)} keys')
+        if self._trace.full:
+            self._event('storage_put', pairs[0][0] if len(pairs) == 1 else f'{len(pairs)} keys')
         return _DONE
 
     def delete(self, key: str | list[str]) -> StorageResult:
@@ -322,7 +364,8 @@ class Storage(WriteQueue):
             all_hit = all_hit and hit
             existed += stored is not DELETED
             self._write(k, DELETED)
-        self._event('storage_delete', keys[0] if single else f'{len(keys)} keys')
+        if self._trace.full:
+            self._event('storage_delete', keys[0] if single else f'{len(keys)} keys')
         value: Any = bool(existed) if single else existed
         return StorageResult(value, 0.0 if all_hit else self._miss())
 
@@ -362,7 +405,8 @@ class Storage(WriteQueue):
         epoch = alarm_time(self._actor, scheduled_time)
         self._write_alarm(epoch)
         self._meters['rows_written' if self.backend == 'sqlite' else 'write_units'] += 1
-        self._event('alarm_set', f'{epoch - self._actor.sim.config.start_epoch_ms:g} ms')
+        if self._trace.full:
+            self._event('alarm_set', f'{epoch - self._actor.sim.config.start_epoch_ms:g} ms')
         return _DONE
 
     def delete_alarm(self) -> StorageResult:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 from . import errors
@@ -35,24 +36,35 @@ NO_CHANGE: Any = object()  # a batch that does not touch the alarm
 
 
 class WriteBatch:
-    """Writes with no ``yield`` between them: confirmed, or lost, together."""
+    """Writes with no ``yield`` between them: confirmed, or lost, together. While it awaits
+    its confirmation the batch sits in SimPy's event queue as its own timer."""
 
-    __slots__ = ('alarm', 'clear', 'confirm_at', 'flushed_at', 'rids', 'seq', 'waiters',
-                 'writes')
+    __slots__ = ('alarm', 'callbacks', 'clear', 'confirm_at', 'flushed_at', 'rids', 'seq',
+                 'waiters', 'writes')
+    _ok = True   # as a timer in SimPy's queue
 
     def __init__(self, seq: int) -> None:
         self.seq = seq
         self.writes: dict[str, Any] = {}
         self.alarm: Any = NO_CHANGE
-        self.rids: dict[str, int] = {}   # key -> request id of the handler that wrote it
+        self.rids: dict[str, int] | None = None  # key -> request id of its writer (level full)
         self.flushed_at = math.nan
         self.clear = False
         self.confirm_at = math.nan
-        self.waiters: list[Callable[[], None]] = []
+        self.waiters: list[Callable[[], None]] | None = None
+        self.callbacks: Any = None
+
+    def record_rid(self, key: str, rid: int) -> None:
+        if self.rids is None:
+            self.rids = {}
+        self.rids[key] = rid
 
 
 class WriteQueue:
     """The open batch, the flushed ones awaiting confirmation, and the output gate."""
+
+    __slots__ = ('_actor', '_seq', '_trace', 'dead', 'incarnation', 'open', 'pending',
+                 'retired_to')
 
     def __init__(self, actor: Actor) -> None:
         self._actor = actor
@@ -79,24 +91,30 @@ class WriteQueue:
         self.open = None
         actor = self._actor
         env = actor.sim.env
+        now = env._now
         # confirmations are in flush order per object, across its instances (a deploy's old
         # instance and the new one share one storage)
-        confirm_at = max(env.now + self._confirm_delay(), actor.last_confirm)
+        delay = self._confirm_delay() if actor.sim.faults.storage_spikes else self._confirm_ms
+        confirm_at = now + delay
+        if confirm_at < actor.last_confirm:
+            confirm_at = actor.last_confirm
         actor.last_confirm = batch.confirm_at = confirm_at
         self.pending.append(batch)
-        batch.flushed_at = env.now
+        batch.flushed_at = now
         if self._trace.full:
             self._record_writes(batch)
             self._event('flush', f'batch {batch.seq}: {len(batch.writes)} keys'
                         + (' after delete_all' if batch.clear else ''))
-        env.timeout(confirm_at - env.now).callbacks.append(lambda _ev: self._confirm(batch))
+        batch.callbacks = (self._confirm,)
+        heappush(env._queue, (now + (confirm_at - now), 1, next(env._eid), batch))  # wake_after
 
     def _record_writes(self, batch: WriteBatch) -> None:
         a = self._actor
         rows = self._trace.write_rows
+        rids = batch.rids or {}
         for key, stored in batch.writes.items():
             rows.append((batch.flushed_at, a.ns_name, a.label, self.incarnation, batch.seq,
-                         batch.rids.get(key, -1), key, stored is DELETED, stored))
+                         rids.get(key, -1), key, stored is DELETED, stored))
 
     def _record_batch(self, batch: WriteBatch, outcome: str) -> None:
         if self._trace.full:
@@ -114,7 +132,8 @@ class WriteQueue:
         if self.dead:
             return
         actor = self._actor
-        if actor.sim.faults.write_fails(actor):
+        faults = actor.sim.faults
+        if (faults._forced or faults._rate) and faults.write_fails(actor):
             self._record_batch(self.pending.popleft(), 'failed')
             self._event('write_failed', f'batch {batch.seq}')
             owner = self.retired_to or actor   # an old instance's failure resets only it
@@ -122,12 +141,15 @@ class WriteQueue:
                                                   breaks_stub=True), 'write failed')
             return
         self.pending.popleft()
-        self._record_batch(batch, 'confirmed')
+        full = self._trace.full
+        if full:
+            self._record_batch(batch, 'confirmed')
         self._apply_confirmed(batch)
-        if self._trace.full:
+        if full:
             self._event('confirm', f'batch {batch.seq}')
-        for callback in batch.waiters:
-            callback()
+        if batch.waiters is not None:
+            for callback in batch.waiters:
+                callback()
         if not self.pending and self.open is None:
             actor.lifecycle.update()
 
@@ -139,6 +161,8 @@ class WriteQueue:
             batch = self.pending[-1]
         if batch is None:
             callback()
+        elif batch.waiters is None:
+            batch.waiters = [callback]
         else:
             batch.waiters.append(callback)
 
@@ -151,7 +175,10 @@ class WriteQueue:
     def _apply_confirmed(self, batch: WriteBatch) -> None:
         raise NotImplementedError
 
+    _confirm_ms: float   # how long a confirmation takes, without faults
+
     def _confirm_delay(self) -> float:
+        """How long a confirmation takes now, faults included."""
         raise NotImplementedError
 
     def _event(self, kind: str, detail: str = '') -> None:
