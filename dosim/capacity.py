@@ -111,13 +111,21 @@ def shard_shares(keys: Any, shards: int) -> list[float]:
     return shares
 
 
-def shard_table(cost: Any, keys: Any, shards: Sequence[int]) -> pd.DataFrame:
+def shard_table(cost: Any, keys: Any, shards: Sequence[int],
+                rate_per_s: float | None = None) -> pd.DataFrame:
     """Per shard count: the ``hottest_share`` of the load on one shard and the system's
-    ``capacity_per_s`` = one object's capacity / hottest share (it saturates when its
-    hottest shard does)."""
+    ``capacity_per_s`` = one object's capacity / hottest share (the load at which its
+    hottest shard saturates). With an offered *rate_per_s*, also ``carried_per_s``: what
+    the shards answer, each ``min(share x rate, one object's capacity)``, summed."""
     one = capacity_per_s(cost)
-    rows = [(n, max(shard_shares(keys, n)), one / max(shard_shares(keys, n))) for n in shards]
-    return pd.DataFrame(rows, columns=['shards', 'hottest_share', 'capacity_per_s'])
+    rows = []
+    for n in shards:
+        shares = shard_shares(keys, n)
+        row = {'shards': n, 'hottest_share': max(shares), 'capacity_per_s': one / max(shares)}
+        if rate_per_s is not None:
+            row['carried_per_s'] = sum(min(share * rate_per_s, one) for share in shares)
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 # -- the serving model -------------------------------------------------------------------------

@@ -266,7 +266,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f'dosim run: {scenario.name!r}, seed {result.seed}, '
           f'{spec.duration_ms / 1000:g} simulated s (summary without the first '
           f'{spec.warmup_ms / 1000:g} s)\n')
-    print(result.summary.to_string(index=False, float_format=_number))
+    print(result.summary.to_string(index=False, float_format=_number, na_rep='-'))
     if 'replications' in frames:
         print(f'\nover {reps} replications (mean and 95% interval):\n')
         print(_table(frames['replications'], [], list(SWEEP_METRICS)))

@@ -123,9 +123,13 @@ def test_uniform_keys_split_evenly_and_zipf_keys_do_not():
         shares = cap.shard_shares(zipf, shards)
         assert sum(shares) == pytest.approx(1)
         assert shares[0] == pytest.approx(sum(p[0::shards]))   # keys 0, N, 2N ... on shard 0
-    table = cap.shard_table(2.0, zipf, [1, 4, 8]).set_index('shards')
+    table = cap.shard_table(2.0, zipf, [1, 4, 8], rate_per_s=1_500).set_index('shards')
     assert table.loc[1, 'capacity_per_s'] == pytest.approx(500)
     assert table.loc[8, 'capacity_per_s'] == pytest.approx(500 / sum(p[0::8]))
+    assert table.loc[1, 'carried_per_s'] == pytest.approx(500)
+    assert table.loc[4, 'carried_per_s'] == pytest.approx(
+        500 + 1_500 * sum(cap.shard_shares(zipf, 4)[1:]))   # the hot shard is capped
+    assert table.loc[8, 'carried_per_s'] == pytest.approx(1_500)   # all carried
     assert (table['hottest_share'] > p[0]).all()   # the hottest key is always on one shard
     with pytest.raises(ValueError, match='shards: a whole number >= 1'):
         cap.shard_shares(zipf, 0)
@@ -150,8 +154,7 @@ def test_a_hot_key_limits_what_sharding_buys():
     summary = cap.sharding(2.0, 1_500, [4, 8], keys=zipf, reps=1, **SHORT)
     for shards in (4, 8):
         offered = mean(summary, 'offered_per_s', shards=shards)
-        shares = cap.shard_shares(zipf, shards)
-        expected = sum(min(share * offered, 500) for share in shares)
+        [expected] = cap.shard_table(2.0, zipf, [shards], rate_per_s=offered)['carried_per_s']
         assert mean(summary, 'throughput_per_s', shards=shards) == \
             pytest.approx(expected, rel=0.03)
     assert max(cap.shard_shares(zipf, 4)) * 1_500 > 500
@@ -204,4 +207,4 @@ def test_the_frontier_prices_every_design_and_marks_the_ones_that_carry_the_load
 def test_keys_are_checked():
     with pytest.raises(ValueError, match='keys'):
         cap.serve(1, rate_per_s=10, keys={'kind': 'zipf', 'n_keys': 0})
-    assert cap.KEYS == UniformKeys(840)
+    assert UniformKeys(840) == cap.KEYS

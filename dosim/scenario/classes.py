@@ -70,12 +70,15 @@ def _import(module: str, base_dir: Path | None) -> Any:
         beside = base_dir is not None and str(base_dir) not in sys.path
         if not beside or exc.name != module.split('.')[0]:
             raise SpecError((), f'cannot import module {module!r}: {exc}') from None
+    except Exception as exc:   # the module itself raised while being imported
+        raise SpecError((), f'cannot import module {module!r}: '
+                            f'{type(exc).__name__}: {exc}') from None
     sys.path.insert(0, str(base_dir))
     try:
         return importlib.import_module(module)
-    except ImportError as exc:
+    except Exception as exc:
         raise SpecError((), f'cannot import module {module!r} (looked beside the scenario '
-                            f'too, in {str(base_dir)!r}): {exc}') from None
+                            f'too, in {str(base_dir)!r}): {type(exc).__name__}: {exc}') from None
 
 
 def resolve(name: Any, base_dir: Path | None = None) -> type[DurableObject]:

@@ -60,7 +60,7 @@ class RunResult:
     seed: int
     sim: Simulation
     tallies: dict[str, ClientTally] = field(default_factory=dict)
-    _frames: dict[str, pd.DataFrame] | None = field(default=None, repr=False)
+    _frames: dict[str, pd.DataFrame] | None = field(default=None, init=False, repr=False)
 
     @property
     def frames(self) -> dict[str, pd.DataFrame]:
