@@ -22,13 +22,8 @@ The numbers quoted follow from the model and the prices:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-from functools import cache
-from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -48,55 +43,12 @@ from dosim.edu.capacity import (
     start_fleet,
 )
 from dosim.edu.scenario import QUIET
+from tests import edu_support as edu
+from tests.edu_support import EXERCISES, answer, checked, starter
 
-ROOT = Path(__file__).resolve().parent.parent
-EXERCISES = ROOT / 'notebooks' / 'exercises'
-SOLUTIONS = ROOT / 'notebooks' / 'solutions'
-NOTEBOOK = {'sharding': '05_sharding', 'fleet_bill': '06_fleet_bill'}
-SOLUTION = {'sharding': ('ex05_sharding', 'ViewCounter'),
-            'fleet_bill': ('ex06_fleet_bill', 'ResearchAgent')}
+NOTEBOOK = {k: edu.NOTEBOOK[k] for k in ('sharding', 'fleet_bill')}
 MONTH_S = 30 * 86_400
 FLEET_CYCLES = 1_000 * MONTH_S // 60   # alarms a month for the fleet: 43,200,000
-
-
-# -- getting the classes ------------------------------------------------------------------------
-def starter(exercise: str) -> type:
-    """The starter class of *exercise*, run from its notebook: the first code cell (the
-    imports) and the cell tagged ``starter``."""
-    nb = json.loads((EXERCISES / f'{NOTEBOOK[exercise]}.ipynb').read_text(encoding='utf-8'))
-    code = [c for c in nb['cells'] if c['cell_type'] == 'code']
-    tagged = [c for c in code if 'starter' in c['metadata'].get('tags', [])]
-    assert len(tagged) == 1, f'{NOTEBOOK[exercise]}: exactly one cell must be tagged starter'
-    names: dict[str, Any] = {}
-    for cell in (code[0], tagged[0]):
-        exec(''.join(cell['source']), names)   # our own notebook's cells
-    classes = [v for v in names.values() if isinstance(v, type)
-               and issubclass(v, dosim.DurableObject) and v.__module__ == 'builtins']
-    assert len(classes) == 1, f'{NOTEBOOK[exercise]}: the starter cell defines one class'
-    return classes[0]
-
-
-@cache
-def solutions(module: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(module, SOLUTIONS / f'{module}.py')
-    assert spec is not None
-    assert spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def answer(exercise: str, name: str | None = None) -> type:
-    module, solution = SOLUTION[exercise]
-    return getattr(solutions(module), name or solution)
-
-
-@cache
-def checked(exercise: str, name: str | None = None) -> CheckResult:
-    """The check of the starter (``'starter'``), the solution (None) or a wrong answer, run
-    once per test session."""
-    cls = starter(exercise) if name == 'starter' else answer(exercise, name)
-    return dosim.edu.check(exercise, cls)
 
 
 def failing(result: CheckResult) -> list[str]:
