@@ -55,11 +55,11 @@ class Actor:
     """Runtime state of one object id (see the module docstring)."""
 
     __slots__ = (
-        '__weakref__', '_dispatching', '_sockets', '_trace', 'alarm', 'break_errors', 'breaks',
-        'calls', 'constructor_tasks', 'ctx', 'id', 'incarnation', 'instance', 'label',
-        'last_confirm', 'lifecycle', 'live', 'location', 'meters', 'name_checked_ms',
-        'namespace', 'ns_name', 'outbound', 'queued', 'queued_since', 'ready', 'running',
-        'sim', 'storage', 'store',
+        '__weakref__', '_dispatching', '_sockets', '_trace', 'alarm', 'arrive', 'break_errors',
+        'breaks', 'calls', 'constructor_tasks', 'ctx', 'id', 'incarnation', 'instance', 'label',
+        'last_confirm', 'lifecycle', 'live', 'location', 'meters', 'name_checked_ms', 'namespace',
+        'ns_name', 'outbound', 'queued', 'queued_since', 'ready', 'running', 'sim', 'storage',
+        'store',
     )
 
     def __init__(self, namespace: DurableObjectNamespace, oid: Any) -> None:
@@ -98,6 +98,7 @@ class Actor:
         self.name_checked_ms: float | None = None   # when the name's uniqueness check ends
         self._trace = self.sim.trace
         self.lifecycle = Lifecycle(self)
+        self.arrive = (self.receive,)   # the callbacks of a call reaching it (see Call)
 
     # -- recording --------------------------------------------------------------------------
     def event(self, kind: str, rid: int = -1, detail: str = '') -> None:
@@ -388,6 +389,7 @@ class Actor:
         old.ready = deque(item for item in self.ready if item[0] in keep)
         old.calls, old.queued, old.queued_since = started, 0, deque()
         old.outbound = None
+        old.arrive = (old.receive,)
         old.break_errors = None if self.break_errors is None else list(self.break_errors)
         alarm = self.alarm
         old.alarm = alarm if alarm is not None and alarm.running_inv in self.live else None

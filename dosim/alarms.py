@@ -27,6 +27,7 @@ from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 from . import errors
+from .context import Watchdogs
 
 if TYPE_CHECKING:
     from .actor import Actor
@@ -130,6 +131,7 @@ class AlarmState:
         self.set_during_run: Any = UNSET
         self.due_at: float | None = None   # when the next attempt fires (sim ms), if scheduled
         self._version = 0
+        self._watchdog: list[Any] | None = None   # the running attempt's wall-time limit
 
     # -- what get_alarm() sees --------------------------------------------------------------
     def visible(self) -> float | None:
@@ -196,7 +198,13 @@ class AlarmState:
         run.started_ms = self._env._now
         self.attempts += 1
         self.actor.meters['requests'] += 1
-        self.actor.sim.alarm_watchdogs.start(lambda: self._too_long(run))
+        self._watchdog = self.actor.sim.alarm_watchdogs.start(lambda: self._too_long(run))
+
+    def _stop_watchdog(self) -> None:
+        """The attempt ended: its wall-time limit no longer matters."""
+        if self._watchdog is not None:
+            Watchdogs.cancel(self._watchdog)
+            self._watchdog = None
 
     def _too_long(self, run: AlarmRun) -> None:
         if self.running is run:
@@ -222,6 +230,7 @@ class AlarmState:
     def _succeeded(self, run: AlarmRun) -> None:
         self._record(run, 'ok', '')
         self.running = self.running_inv = None
+        self._stop_watchdog()
         new = self.set_during_run
         self._fresh()
         if new is UNSET or new is None:
@@ -235,6 +244,7 @@ class AlarmState:
         """The attempt raised (*counted*), or the object was reset under it (not counted)."""
         message = '' if exc is None else str(exc)
         self.running = self.running_inv = None
+        self._stop_watchdog()
         if self.queued is run:
             self.queued = None
         new = self.set_during_run

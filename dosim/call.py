@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ['Call']
 
 NAN = math.nan
+_new_event = Event.__new__
 _RESERVED = frozenset({
     'alarm', 'websocket_message', 'websocket_close', 'websocket_error', 'ctx', 'env',
 })
@@ -81,7 +82,9 @@ class Call:
         self.origin = origin   # the calling actor, or the client's Location
         self.caller_actor: Actor | None = None
         env = sim.env
-        self.done = done = Event(env)
+        self.done = done = _new_event(Event)   # Event(env), without the call
+        done.env = env
+        done.callbacks = []
         done._defused = True  # an unobserved failure is in the trace, not a crash
         self.answered = False
         self.incarnation = 0
@@ -164,7 +167,7 @@ class Call:
             actor.event('message_sent', self.rid, f'reply {actor.label}->{self.caller}')
         self._reply = (value, error)
         if self.callbacks is None:
-            self.callbacks = (Call._arrive_back,)
+            self.callbacks = _ARRIVE_BACK
             heappush(env._queue, (env._now + delay, 1, next(env._eid), self))  # wake_after
         else:   # still queued as something else: a timer of its own
             wake_after(env, delay, Wake(lambda _w: self._arrive_back()))
@@ -244,3 +247,6 @@ def make_request(url_or_request: Any, method: str, body: Any, headers: Any) -> R
     if isinstance(url_or_request, Request):
         return url_or_request
     return Request(url_or_request, method, headers, body)
+
+
+_ARRIVE_BACK = (Call._arrive_back,)

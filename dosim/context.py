@@ -75,7 +75,10 @@ class Watchdogs:
     Started one after another, they come due in the order they were started, so they wait
     in a FIFO and only the first of them sits in SimPy's event queue, under the event id a
     ``Timeout`` made at its start would have had: the same order of events, but a small
-    event queue (thousands of agents each have a watchdog pending for 15 minutes)."""
+    event queue (thousands of agents each have a watchdog pending for 15 minutes). A
+    watchdog that is cancelled (its alarm run ended) is skipped without an event -- unless
+    it is the last one waiting, which keeps its place so that a run without ``until`` still
+    ends at the same time."""
 
     __slots__ = ('_env', '_waiting', 'callbacks', 'delay')
     _ok = True
@@ -83,28 +86,37 @@ class Watchdogs:
     def __init__(self, env: Any, delay: float) -> None:
         self._env = env
         self.delay = delay
-        self._waiting: deque[tuple[float, int, Any]] = deque()
+        self._waiting: deque[list[Any]] = deque()
         self.callbacks: Any = None
 
-    def start(self, fn: Any) -> None:
-        """Call ``fn()`` once ``delay`` ms have passed."""
+    def start(self, fn: Any) -> list[Any]:
+        """Call ``fn()`` once ``delay`` ms have passed; returns a handle for :meth:`cancel`."""
         env = self._env
-        entry = (env._now + self.delay, next(env._eid), fn)
+        entry = [env._now + self.delay, next(env._eid), fn]
         waiting = self._waiting
         waiting.append(entry)
         if len(waiting) == 1:
             self._arm(entry)
+        return entry
 
-    def _arm(self, entry: tuple[float, int, Any]) -> None:
+    @staticmethod
+    def cancel(entry: list[Any]) -> None:
+        """The watchdog *entry* is no longer needed: ``fn`` will not be called."""
+        entry[2] = None
+
+    def _arm(self, entry: list[Any]) -> None:
         self.callbacks = (self._due,)
         heappush(self._env._queue, (entry[0], 1, entry[1], self))
 
     def _due(self, _event: Any) -> None:
         waiting = self._waiting
-        _, _, fn = waiting.popleft()
+        fn = waiting.popleft()[2]
+        while len(waiting) > 1 and waiting[0][2] is None:
+            waiting.popleft()   # cancelled: it would do nothing when due
         if waiting:   # the next one takes its place first: fn() may start another
             self._arm(waiting[0])
-        fn()
+        if fn is not None:
+            fn()
 
 
 class Compute:

@@ -56,10 +56,7 @@ class Invocation:
         self.exclusive = 0
         self.cpu_ms = 0.0
         self.dead = False
-        self._held: tuple[Any, BaseException | None] = (None, None)
-        self.callbacks: Any = None
-        self._value: Any = None
-        self._error: BaseException | None = None
+        # _held, _value, _error and callbacks are set where they are used (_hold, _serve)
 
     # -- starting ---------------------------------------------------------------------------
     def start(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:

@@ -39,6 +39,11 @@ LOCATION_HINTS = (
     'wnam', 'enam', 'sam', 'weur', 'eeur', 'apac', 'apac-ne', 'apac-se', 'oc', 'afr', 'me'
 )
 STORAGE_BACKENDS = ('sqlite', 'kv')
+# stub.fetch(url) builds a plain GET request field by field -- while Request has exactly the
+# fields that is written for (see DurableObjectStub.fetch)
+_PLAIN_GET = {name for c in Request.__mro__ for name in getattr(c, '__slots__', ())} == {
+    'url', 'method', '_headers', 'body'}
+_new_request = Request.__new__
 
 
 class DurableObjectNamespace:
@@ -176,7 +181,14 @@ class DurableObjectStub:
               headers: Any = None) -> Event:
         """Send an HTTP request; the event's value is the :class:`~dosim.Response`."""
         if type(url_or_request) is str:
-            request = Request(url_or_request, method, headers, body)
+            if _PLAIN_GET and method == 'GET' and body is None and headers is None:
+                # Request(url), without the call: the four fields its __init__ would set
+                request = _new_request(Request)
+                request.url = url_or_request
+                request.method = 'GET'
+                request._headers = request.body = None
+            else:
+                request = Request(url_or_request, method, headers, body)
         else:
             request = make_request(url_or_request, method, body, headers)
         return self._call('fetch', request.method, (request,))
@@ -251,5 +263,5 @@ class DurableObjectStub:
         self._last_arrival = arrive
         if full:
             actor.event('message_sent', call.rid, f'{call.kind} {call.caller}->{actor.label}')
-        call.callbacks = (actor.receive,)
+        call.callbacks = actor.arrive   # (actor.receive,)
         heappush(env._queue, (now + (arrive - now), 1, next(env._eid), call))  # wake_after

@@ -142,7 +142,11 @@ class SocketHub:
             # no write waits for confirmation: the gate lets it go at once (when_confirmed)
             if full:
                 actor.event('websocket_sent', -1, f'#{n}')
-            self._to_client(ws, message)
+            client = ws.peer   # self._to_client(ws, message), written out
+            env = actor.sim.env
+            delay = actor.sim.network.one_way(actor, client.origin)
+            heappush(env._queue,
+                     (env._now + delay, 1, next(env._eid), _Delivery(client, message)))
             return
 
         def depart() -> None:
