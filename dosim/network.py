@@ -42,6 +42,7 @@ class Network:
         self.client_location = self.location(cfg.client_location, 'Config.client_location')
         self._rng = sim.streams.get('network')
         self._random = self._rng.random
+        self._outbox: Any = None   # the simulation's Outbox (set by the Simulation)
         self._fibre = cfg.fibre_km_per_ms
         self._inflation = cfg.route_inflation
         self._base = cfg.hop_base_ms
@@ -99,6 +100,8 @@ class Network:
 
     def one_way(self, src: Any, dst: Any) -> float:
         """Milliseconds for one message from *src* to *dst*, jitter and faults included."""
+        if self._outbox.ends:   # a broadcast's draws come first (dosim.outbox)
+            self._outbox.flush()
         a = src if type(src) is Location else getattr(src, 'location', None) or self.where(src)
         b = dst if type(dst) is Location else getattr(dst, 'location', None) or self.where(dst)
         ms = self._cache.get((a.iata, b.iata))

@@ -9,6 +9,7 @@ produce identical frames.
 from __future__ import annotations
 
 import gc
+import math
 import types
 from collections.abc import Generator
 from heapq import heappop
@@ -26,6 +27,7 @@ from .faults import Faults
 from .namespace import DurableObjectNamespace
 from .network import Network
 from .object import DurableObject, Env
+from .outbox import Outbox
 from .streams import Streams
 from .trace import Trace
 
@@ -47,6 +49,11 @@ class Environment(simpy.Environment):
 
     def __init__(self, initial_time: float = 0) -> None:
         super().__init__(initial_time)
+        #: the queue entry ``(time, priority, event id, event)`` of the event being (or last)
+        #: processed: where "now" is, ties included (see :mod:`dosim.inflight`)
+        self.key: tuple[Any, ...] = (initial_time, -1, -1, None)
+        #: the latest arrival of a message in flight to a WebSocket client
+        self.last_in_flight = -math.inf
         for name, obj in simpy.Environment.__dict__.items():   # as SimPy does for its own
             if type(obj) is BoundClass:                        # class: env.timeout etc.
                 setattr(self, name, getattr(self, name))       # bound once, not per call
@@ -86,14 +93,23 @@ class Environment(simpy.Environment):
                 gc.set_threshold(young, *older)
         return None
 
+    def step(self) -> None:
+        """As :meth:`simpy.Environment.step`, keeping :attr:`key` (process one event)."""
+        try:
+            self.key = self._queue[0]
+        except IndexError:
+            raise EmptySchedule from None
+        super().step()
+
     def _loop(self) -> None:
         """:meth:`simpy.Environment.step` until an exception ends it."""
         queue = self._queue
         while True:
             try:
-                self._now, _, _, event = heappop(queue)
+                self.key = key = heappop(queue)
             except IndexError:
                 raise EmptySchedule from None
+            self._now, _, _, event = key
             callbacks, event.callbacks = event.callbacks, None
             try:
                 for callback in callbacks:
@@ -125,6 +141,7 @@ class Simulation:
         self.alarm_watchdogs = Watchdogs(self.env, config.alarm_wall_limit_ms)
         self._hibernate_reason = f'idle and hibernatable for {config.hibernate_after_ms / 1000:g} s'
         self.network = Network(self)
+        self.outbox = self.network._outbox = Outbox(self)
         self.faults = Faults(self)
         self.namespaces: dict[str, DurableObjectNamespace] = {}
         self.bindings = Env(self)

@@ -10,35 +10,16 @@ object's sends at the output gate, meters incoming messages, and closes everythi
 from __future__ import annotations
 
 import math
-from heapq import heappush
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from .inflight import send as in_flight
 from .websocket import RESET_REASON, SocketEvent, WebSocket, WebSocketRequestResponsePair
 
 if TYPE_CHECKING:
     from .actor import Actor
 
 __all__ = ['SocketHub']
-
-
-def _deliver(delivery: _Delivery) -> None:
-    delivery.client._deliver(delivery.message)
-
-
-class _Delivery:
-    """A message on its way to a client: its own timer in SimPy's queue (as
-    :func:`~dosim.context.wake_after`), one per message of a broadcast."""
-
-    __slots__ = ('callbacks', 'client', 'message')
-    _ok = True
-
-    def __init__(self, client: WebSocket, message: Any) -> None:
-        self.callbacks = _DELIVER
-        self.client = client
-        self.message = message
-
-
-_DELIVER = (_deliver,)
 
 
 class SocketHub:
@@ -50,6 +31,7 @@ class SocketHub:
         self.standard = 0   # how many of them are standard (not hibernatable)
         self.auto_response: WebSocketRequestResponsePair | None = None
         self.sends = 0
+        self._tagged: dict[str | None, list[WebSocket]] = {}   # hibernatable(tag), until a change
 
     # -- accepting ------------------------------------------------------------------------
     def adopt(self, ws: WebSocket, hibernatable: bool, tags: tuple[str, ...]) -> None:
@@ -59,20 +41,40 @@ class SocketHub:
                 f'this object already holds {cfg.ws_max_sockets} hibernatable WebSockets'
             )
         ws.actor = self.actor
+        ws._hub = self
+        if not self.actor._trace.full:   # sends may be batched (dosim.outbox)
+            ws._outbox = self.actor.sim.outbox
+        client = ws.peer
+        if client._flying is None:   # where its messages will wait (dosim.inflight)
+            client._flying = deque()
+            client._env = self.actor.sim.env
         ws.hibernatable = hibernatable
         ws.tags = tags
         ws.label = self.actor.label
         self.sockets.append(ws)
+        self._tagged.clear()
         if not hibernatable:
             self.standard += 1
         self.actor.event('websocket_accept', -1, 'hibernatable' if hibernatable else 'standard')
         if not hibernatable:
             self.actor.lifecycle.pin(ws, math.inf)
 
+    def hibernatable(self, tag: str | None = None) -> list[WebSocket]:
+        """The open hibernatable sockets (with *tag*, if given), in the order accepted: a
+        new list each time (a room broadcasting each message asks for every message), made
+        from one kept until a socket comes or goes."""
+        found = self._tagged.get(tag)
+        if found is None:
+            found = self._tagged[tag] = [
+                s for s in self.sockets
+                if s.hibernatable and not s.closed and (tag is None or tag in s.tags)]
+        return found.copy()
+
     def open_standard(self) -> bool:
         return self.standard > 0
 
     def _forget(self, ws: WebSocket) -> None:
+        self._tagged.clear()
         if ws in self.sockets:
             self.sockets.remove(ws)
             if not ws.hibernatable:
@@ -142,11 +144,9 @@ class SocketHub:
             # no write waits for confirmation: the gate lets it go at once (when_confirmed)
             if full:
                 actor.event('websocket_sent', -1, f'#{n}')
-            client = ws.peer   # self._to_client(ws, message), written out
-            env = actor.sim.env
-            delay = actor.sim.network.one_way(actor, client.origin)
-            heappush(env._queue,
-                     (env._now + delay, 1, next(env._eid), _Delivery(client, message)))
+            env = actor.sim.env   # self._to_client(ws, message), written out
+            client = ws.peer
+            in_flight(env, client, actor.sim.network.one_way(actor, client.origin), message)
             return
 
         def depart() -> None:
@@ -159,9 +159,7 @@ class SocketHub:
     def _to_client(self, ws: WebSocket, message: Any) -> None:
         client = ws.peer
         sim = self.actor.sim
-        env = sim.env
-        delay = sim.network.one_way(self.actor, client.origin)
-        heappush(env._queue, (env._now + delay, 1, next(env._eid), _Delivery(client, message)))
+        in_flight(sim.env, client, sim.network.one_way(self.actor, client.origin), message)
 
     def closed_by_server(self, ws: WebSocket, code: int, reason: str) -> None:
         self._forget(ws)
@@ -169,10 +167,14 @@ class SocketHub:
         self._close_client(ws, code, reason)
 
     def _close_client(self, ws: WebSocket, code: int, reason: str) -> None:
+        """The close travels to the client behind every message sent before it."""
         client = ws.peer
         env = self.actor.sim.env
-        delay = self.actor.sim.network.one_way(self.actor, client.origin)
-        env.timeout(delay).callbacks.append(lambda _ev: client._mark_closed(code, reason))
+        arrive = max(env.now + self.actor.sim.network.one_way(self.actor, client.origin),
+                     client._last_arrival)
+        client._last_arrival = arrive
+        env.timeout(arrive - env.now).callbacks.append(
+            lambda _ev: client._mark_closed(code, reason))
 
     def close_all(self, code: int = 1011, reason: str = RESET_REASON) -> None:
         """A reset or a deploy: every socket closes, hibernatable ones too."""

@@ -105,9 +105,7 @@ class DurableObjectState:
 
     def get_websockets(self, tag: str | None = None) -> list[WebSocket]:
         """The open hibernatable sockets of this object (with *tag*, if given)."""
-        hub = self._actor.sockets
-        return [s for s in hub.sockets
-                if s.hibernatable and not s.closed and (tag is None or tag in s.tags)]
+        return self._actor.sockets.hibernatable(tag)
 
     def get_tags(self, ws: WebSocket) -> list[str]:
         """The tags *ws* was accepted with."""

@@ -28,11 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from simpy.events import Event
 
+from .inflight import Received, arm, catch_up
 from .values import clone_in, clone_out, value_bytes
 
 if TYPE_CHECKING:
     from .actor import Actor
     from .invocation import Invocation
+    from .outbox import Outbox
 
 __all__ = [
     'WebSocket', 'WebSocketClosedError', 'WebSocketPair', 'WebSocketRequestResponsePair',
@@ -91,12 +93,22 @@ class WebSocket:
         self.closed = False
         self.close_code: int | None = None
         self.close_reason = ''
-        self.received: list[Any] = []      # every message this end received (for inspection)
+        #: every message this end received, in order (messages in flight to a client are
+        #: handed over when it is read: :mod:`dosim.inflight`)
+        self.received: list[Any] = Received(self)
         self.auto_response_ms: float | None = None
-        self._inbox: deque[Any] = deque()
+        self._taken = 0   # how many of ``received`` receive() has handed out (the rest wait)
         self._waiters: deque[Event] = deque()
         self._attachment: Any = None
         self._last_arrival = -math.inf
+        self._flying: deque[tuple[float, int, Any]] | None = None   # in flight to a client
+        self._armed = False   # its first message is in SimPy's queue (someone waits)
+        self._env: Any = None
+        # a server end's batches (dosim.outbox), its object's SocketHub and its way to its
+        # client: (client, latency without jitter, the client's place), from its first send
+        self._outbox: Outbox | None = None
+        self._hub: Any = None
+        self._route: tuple[Any, ...] | None = None
         self.label = 'client'
         self.origin: Any = 'client'   # a client end's place (set when it is handed out)
 
@@ -108,15 +120,27 @@ class WebSocket:
     # -- sending --------------------------------------------------------------------------
     def send(self, message: str | bytes) -> None:
         """Send *message* to the other end."""
+        out = self._outbox
+        if out is not None and message is out.message and self._hub is out.hub and (
+                not self.closed):   # one more socket of a broadcast (dosim.outbox)
+            out.ends.append((self, next(out.eids)))
+            return
         size = _check_message(message)
         if self.closed:
             raise RuntimeError('WebSocket send() after close()')
         peer = self.peer
         if self.is_server:
-            if self.actor is None:
+            actor = self.actor
+            if actor is None:
                 raise RuntimeError('You must call one of accept() or state.acceptWebSocket() '
                                    'on this WebSocket before sending messages.')
-            self.actor.sockets.send(self, message)
+            storage = actor.storage
+            if out is not None and (
+                    storage is None or (storage.open is None and not storage.pending)):
+                out.open(self._hub, message)   # the gate is open: a batch may start here
+                out.ends.append((self, next(out.eids)))
+                return
+            actor.sockets.send(self, message)
         elif peer is not None and peer.actor is not None:
             peer.actor.sockets.from_client(peer, message, size)
 
@@ -134,10 +158,14 @@ class WebSocket:
             self.peer.actor.sockets.closed_by_client(self.peer, code, reason)
 
     def _mark_closed(self, code: int, reason: str) -> None:
+        if self._flying:
+            catch_up(self)
+        if self.actor is not None:   # a server end: it leaves the object's lists
+            self.actor.sockets._tagged.clear()
         self.closed = True
         self.close_code = code
         self.close_reason = reason
-        while self._waiters and not self._inbox:
+        while self._waiters and self._taken == len(self.received):
             waiter = self._waiters.popleft()
             waiter.fail(WebSocketClosedError(code, reason))
 
@@ -147,20 +175,24 @@ class WebSocket:
         env = self.actor.sim.env if self.actor else self.peer.actor.sim.env
         event = Event(env)
         event._defused = True
-        if self._inbox:
-            event.succeed(self._inbox.popleft())
+        if self._flying:
+            catch_up(self)
+        if self._taken < len(self.received):
+            event.succeed(self.received[self._taken])
+            self._taken += 1
         elif self.closed:
             event.fail(WebSocketClosedError(self.close_code or 1006, self.close_reason))
         else:
             self._waiters.append(event)
+            if self._flying and not self._armed:
+                arm(self)
         return event
 
     def _deliver(self, message: Any) -> None:
         self.received.append(message)
         if self._waiters:
+            self._taken += 1
             self._waiters.popleft().succeed(message)
-        else:
-            self._inbox.append(message)
 
     # -- the standard API and attachments (server side) -----------------------------------------
     def accept(self) -> None:
