@@ -16,8 +16,9 @@ order: a WebSocket is one ordered stream) and hands them over when someone looks
   flight is then put into SimPy's queue under its reserved key (:func:`arm`), and the next
   one after it while anyone still waits;
 * a message is also put in the queue (as an event that does nothing) when it arrives later
-  than anything sent before it, so that a run ends at the same time, and ``run(until=...)``
-  stops at the same events, as if every delivery were an event;
+  than anything sent before it, so that a run ends at the same time as if every delivery
+  were an event (once no event is left, everything up to that time has arrived:
+  :data:`dosim.simulation.AFTER_ALL`);
 * a client's queue is also trimmed when messages are sent to it (arrived ones handed over
   once it holds :data:`TRIM`), so that it never holds many more than are in flight.
 
@@ -150,7 +151,7 @@ def send(env: Any, client: WebSocket, delay: float, message: Any, eid: int = -1)
     elif len(flying) >= TRIM and flying[0][0] < now:   # hand over what has arrived by now
         catch_up(client)
     flying.append((arrive, eid, message))
-    if arrive >= env.last_in_flight:   # the latest yet: the run lasts until it arrives
+    if arrive > env.last_in_flight:   # the latest yet: the run lasts until it arrives
         env.last_in_flight = arrive
         heappush(env._queue, (arrive, 1, eid, Noop()))
     if client._waiters and not client._armed:

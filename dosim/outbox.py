@@ -110,7 +110,7 @@ class Outbox:
             if len(flying) >= trim and flying[0][0] < now:
                 catch_up(client)
             flying.append((arrive, eid, message))
-            if arrive >= last:   # the latest yet: the run lasts until it arrives
+            if arrive > last:   # the latest yet: the run lasts until it arrives (see Noop)
                 last = arrive
                 heappush(queue, (arrive, 1, eid, Noop()))
             if client._waiters and not client._armed:

@@ -40,6 +40,10 @@ __all__ = ['Environment', 'Simulation']
 #: again. Reference counting still frees at once nearly everything a run drops.
 GC_YOUNG_THRESHOLD = 20_000
 
+#: A priority after SimPy's two (urgent 0, normal 1): :attr:`Environment.key` once no event is
+#: left -- every event at that time, whatever its id, has happened.
+AFTER_ALL = 2
+
 
 class Environment(simpy.Environment):
     """SimPy's environment with :meth:`run`'s loop written out: the same steps in the same
@@ -98,6 +102,7 @@ class Environment(simpy.Environment):
         try:
             self.key = self._queue[0]
         except IndexError:
+            self.key = (self._now, AFTER_ALL, 0, None)
             raise EmptySchedule from None
         super().step()
 
@@ -108,6 +113,7 @@ class Environment(simpy.Environment):
             try:
                 self.key = key = heappop(queue)
             except IndexError:
+                self.key = (self._now, AFTER_ALL, 0, None)   # everything at now has happened
                 raise EmptySchedule from None
             self._now, _, _, event = key
             callbacks, event.callbacks = event.callbacks, None
