@@ -190,6 +190,20 @@ class Actor:
         self._queue_event(_EVENT, item)
 
     def _queue_event(self, kind: int, item: Any) -> None:
+        if self.running is None and not self.ready and not self._dispatching and (
+                self.instance is None or self.lifecycle.state == 'active'):
+            # the thread is free, nothing is queued and lifecycle.update() would change
+            # nothing: start at once, as _dispatch would (an alarm waking a hibernated
+            # object needs no queue)
+            self._dispatching = True
+            try:
+                if kind != _ALARM or item.alarm.queued is item:
+                    self._start(item, kind)
+            finally:
+                self._dispatching = False
+            if self.ready and self.running is None:
+                self._dispatch()
+            return
         self._ready().append((kind, item, None, None))
         if self.lifecycle.state != 'active':
             self.lifecycle.update()
@@ -314,9 +328,10 @@ class Actor:
         instance = cls.__new__(cls)
         instance.ctx = self.ctx
         instance.env = self.sim.bindings
-        if self.lifecycle.state == 'hibernated':
-            self.event('wake', call.rid, call.method)
-        self.event('constructor', call.rid)
+        if self._trace.full:
+            if self.lifecycle.state == 'hibernated':
+                self.event('wake', call.rid, call.method)
+            self.event('constructor', call.rid)
         tasks: list[Invocation] = []
         self.constructor_tasks = tasks
         try:
@@ -354,7 +369,8 @@ class Actor:
             self.live = _NONE
         if not self.ready:
             self.ready = self.queued_since = _EMPTY
-        self.event('hibernate' if state == 'hibernated' else 'evict', -1, reason)
+        if self._trace.full:
+            self.event('hibernate' if state == 'hibernated' else 'evict', -1, reason)
         self.lifecycle.enter(state, reason)
 
     # -- deploys ------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from dataclasses import dataclass
-from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 from . import errors
@@ -119,6 +118,7 @@ class AlarmState:
         self.actor = actor
         sim = actor.sim
         self._env = sim.env
+        self._lane = sim.alarm_timers
         self._cfg = sim.config
         self._rng = sim.streams.get('alarms')
         self.stored: float | None = None   # epoch ms, confirmed
@@ -177,7 +177,7 @@ class AlarmState:
         version = self._version
         env = self._env
         at = self.due_at = env._now + delay
-        heappush(env._queue, (at, 1, next(env._eid), _Due(self, version)))   # wake_after
+        self._lane.wake_after(delay, _Due(self, version))
         return at
 
     def _fire(self, version: int) -> None:

@@ -69,6 +69,52 @@ class Wake:
         self.callbacks = (fn,)
 
 
+class Lane:
+    """Timers that mostly come due in the order they are set, such as the 10 s before an
+    idle object hibernates: :meth:`wake_after` as the function of that name, but a timer due
+    no earlier than the lane's last one waits in a FIFO, and only the FIFO's first timer
+    sits in SimPy's event queue. Every timer keeps the event id a ``Timeout`` made at its
+    start would have had, so events happen in exactly the same order; SimPy's event queue
+    just stays short (10,000 idle objects would otherwise keep 10,000 entries in it, and
+    every event pays for its depth). A timer due earlier than the lane's last one gets an
+    entry of its own, as with :func:`wake_after`."""
+
+    __slots__ = ('_armed', '_env', '_waiting', 'callbacks')
+    _ok = True
+
+    def __init__(self, env: Any) -> None:
+        self._env = env
+        self._waiting: deque[tuple[float, int, Any]] = deque()
+        self.callbacks: Any = None
+        self._armed = (self._due,)   # its callbacks while it sits in SimPy's queue
+
+    def wake_after(self, delay: float, waker: Any) -> None:
+        """Have SimPy call ``waker.callbacks`` (each with *waker*) *delay* ms from now."""
+        env = self._env
+        at = env._now + delay
+        waiting = self._waiting
+        if not waiting:
+            eid = next(env._eid)
+            waiting.append((at, eid, waker))
+            self.callbacks = self._armed
+            heappush(env._queue, (at, 1, eid, self))
+        elif at < waiting[-1][0]:   # out of order: an entry of its own (wake_after)
+            heappush(env._queue, (at, 1, next(env._eid), waker))
+        else:
+            waiting.append((at, next(env._eid), waker))
+
+    def _due(self, _event: Any) -> None:
+        waiting = self._waiting
+        waker = waiting.popleft()[2]
+        if waiting:   # the next one takes the first one's place
+            at, eid, _ = waiting[0]
+            self.callbacks = self._armed
+            heappush(self._env._queue, (at, 1, eid, self))
+        callbacks, waker.callbacks = waker.callbacks, None   # what SimPy's loop does
+        for callback in callbacks:
+            callback(waker)
+
+
 class Watchdogs:
     """Timers that all run the same *delay*, like the 15-minute limit of every alarm run.
 

@@ -72,8 +72,9 @@ class Lifecycle:
             return
         actor = self.actor
         now = actor.sim.env._now
-        if self._billed:
-            actor.meters['duration_gb_s'] += self._gb_s(now - self.since)
+        if self._billed:   # self._gb_s(now - self.since), written out
+            actor.meters['duration_gb_s'] += (now - self.since) / 1000.0 * \
+                actor.sim.config.billed_memory_mb / 1000.0
         if actor._trace.full:
             actor.event('state', -1, f'{self.state} -> {state}' + (f': {reason}' if reason else ''))
         self.state, self.since = state, now
@@ -138,8 +139,12 @@ class Lifecycle:
         if self._timer_at is not None and self._timer_at <= at:
             return  # an earlier timer is pending; it re-checks when it fires
         self._timer_at = at
-        env = self.actor.sim.env
-        wake_after(env, at - env._now, Wake(self._timer))
+        sim = self.actor.sim
+        env = sim.env
+        if self._deadline[1] == 'hibernate':   # same delay for all: mostly in order
+            sim.hibernate_timers.wake_after(at - env._now, Wake(self._timer))
+        else:
+            wake_after(env, at - env._now, Wake(self._timer))
 
     def _timer(self, _event: Any) -> None:
         self._timer_at = None

@@ -134,6 +134,10 @@ class DurableObjectNamespace:
 class DurableObjectStub:
     """A client for one object. ``fetch`` and RPC methods return events to ``yield``."""
 
+    # slots: a simulation may make a stub per object (100,000 of them), each touched per call
+    __slots__ = ('_actor', '_broken_by', '_conn', '_conn_breaks', '_last_arrival', '_ns',
+                 '_origin', '_serial', 'id', 'location_hint', 'name')
+
     def __init__(self, namespace: DurableObjectNamespace, oid: DurableObjectId,
                  location_hint: str | None, origin: Any = None) -> None:
         self._ns = namespace
