@@ -133,17 +133,15 @@ class Noop:
         return False
 
 
-def send(env: Any, client: WebSocket, delay: float, message: Any, eid: int = -1) -> None:
+def send(env: Any, client: WebSocket, delay: float, message: Any) -> None:
     """Put *message* in flight to *client*, arriving *delay* ms from now, after whatever
-    was sent to it before (one ordered stream); *eid*: the event id reserved for it when
-    it was sent (by default, the next one)."""
+    was sent to it before (one ordered stream)."""
     now = env._now
     arrive = now + delay
     if arrive < client._last_arrival:
         arrive = client._last_arrival
     client._last_arrival = arrive
-    if eid < 0:
-        eid = next(env._eid)
+    eid = next(env._eid)
     flying = client._flying
     if flying is None:
         client._flying = flying = deque()

@@ -69,10 +69,6 @@ class Outbox:
             self.callbacks = _FLUSH_DUE
             heappush(env._queue, (env._now, 0, next(env._eid), self))
 
-    def close(self) -> None:
-        """No more sends join the open batch (a write closes the output gate behind it)."""
-        self.message = None
-
     def _flush_due(self) -> None:
         self._due = False
         self.flush()

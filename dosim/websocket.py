@@ -160,8 +160,6 @@ class WebSocket:
     def _mark_closed(self, code: int, reason: str) -> None:
         if self._flying:
             catch_up(self)
-        if self.actor is not None:   # a server end: it leaves the object's lists
-            self.actor.sockets._tagged.clear()
         self.closed = True
         self.close_code = code
         self.close_reason = reason
