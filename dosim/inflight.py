@@ -2,7 +2,9 @@
 
 A chat room broadcasts every message to every client: 100 rooms of 100 clients make 60
 million deliveries an hour. A delivery changes nothing but the client's own end -- its
-``received`` list and its inbox -- so instead of one SimPy event per delivery, the runtime
+``received`` list, whose unread tail is what ``receive()`` hands out -- so instead of one
+SimPy event per delivery (and with the sends of one handler step batched, see
+:mod:`dosim.outbox`), the runtime
 keeps each client's messages in flight in a queue (in send order, which is also arrival
 order: a WebSocket is one ordered stream) and hands them over when someone looks:
 
@@ -23,12 +25,11 @@ order: a WebSocket is one ordered stream) and hands them over when someone looks
   once it holds :data:`TRIM`), so that it never holds many more than are in flight.
 
 The result is the same sequence of states as one event per delivery, at a fraction of the
-cost; ``tests/test_inflight.py`` holds the two side by side.
+cost; ``tests/test_inflight.py`` pins it down, ties included.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
@@ -142,11 +143,8 @@ def send(env: Any, client: WebSocket, delay: float, message: Any) -> None:
         arrive = client._last_arrival
     client._last_arrival = arrive
     eid = next(env._eid)
-    flying = client._flying
-    if flying is None:
-        client._flying = flying = deque()
-        client._env = env
-    elif len(flying) >= TRIM and flying[0][0] < now:   # hand over what has arrived by now
+    flying = client._flying   # made when the object accepted the socket (SocketHub.adopt)
+    if len(flying) >= TRIM and flying[0][0] < now:   # hand over what has arrived by now
         catch_up(client)
     flying.append((arrive, eid, message))
     if arrive > env.last_in_flight:   # the latest yet: the run lasts until it arrives
