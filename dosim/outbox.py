@@ -114,4 +114,4 @@ class Outbox:
         env.last_in_flight = last
 
 
-_FLUSH_DUE = (lambda outbox: outbox._flush_due(),)
+_FLUSH_DUE = (Outbox._flush_due,)   # called with the outbox, as its own event

@@ -144,9 +144,7 @@ class SocketHub:
             # no write waits for confirmation: the gate lets it go at once (when_confirmed)
             if full:
                 actor.event('websocket_sent', -1, f'#{n}')
-            env = actor.sim.env   # self._to_client(ws, message), written out
-            client = ws.peer
-            in_flight(env, client, actor.sim.network.one_way(actor, client.origin), message)
+            self._to_client(ws, message)
             return
 
         def depart() -> None:
