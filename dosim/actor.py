@@ -84,7 +84,7 @@ class Actor:
         # object costs little, and the garbage collector has fewer objects to visit.
         self.calls: set[Call] = _NONE  # arrived and not yet answered
         # a reset breaks every stub connected to the incarnation: stubs remember the count
-        # of breaks when they last reached it (see DurableObjectStub._broken)
+        # of breaks when they last reached it (see StubLink.broken)
         self.breaks = 0
         self.break_errors: list[errors.DurableObjectError] | None = None
         self.live: set[Invocation] = _NONE
@@ -133,9 +133,9 @@ class Actor:
         """A call reached the object: refuse it if overloaded, else queue it."""
         now = self.sim.env._now
         call.arrived_ms = now
-        stub = call.stub
-        if stub._conn is not self or stub._conn_breaks != self.breaks:
-            stub._connect(self)
+        stub = call.stub   # (its StubLink)
+        if stub.conn is not self or stub.conn_breaks != self.breaks:
+            stub.connect(self)
         self.meters['requests'] += 1
         if self._trace.full:
             self.event('message_received', call.rid, f'{call.kind} {call.caller}->{self.label}')
@@ -156,8 +156,8 @@ class Actor:
         calls.add(call)
         if self.running is None and not self.ready and not self._dispatching:
             # the thread is free and nothing is queued: start at once (what _dispatch does)
-            if self.lifecycle.state != 'active':
-                self.lifecycle.update()
+            if self.instance is not None and self.lifecycle.state != 'active':
+                self.lifecycle.update()   # (out of memory, it would change nothing)
             self._dispatching = True
             try:
                 self._start(call, _NEW)

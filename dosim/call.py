@@ -24,7 +24,7 @@ from .values import clone_in, clone_out
 
 if TYPE_CHECKING:
     from .actor import Actor
-    from .namespace import DurableObjectStub
+    from .namespace import StubLink
 
 __all__ = ['Call']
 
@@ -43,7 +43,8 @@ class Call:
     back."""
 
     __slots__ = (
-        '_reply',
+        '_error',
+        '_value',
         'actor',
         'answered',
         'args',
@@ -68,7 +69,7 @@ class Call:
     )
     _ok = True   # as a timer in SimPy's queue
 
-    def __init__(self, stub: DurableObjectStub, actor: Actor, kind: str, method: str,
+    def __init__(self, stub: StubLink, actor: Actor, kind: str, method: str,
                  args: tuple[Any, ...], caller: str, origin: Any) -> None:
         sim = actor.sim
         sim._request_ids += 1
@@ -114,27 +115,44 @@ class Call:
         actor = self.actor
         self.handler_done_ms = actor.sim.env._now
         error: errors.DurableObjectError | None = None
-        if exc is None and self.kind == 'fetch' and not isinstance(value, Response):
-            exc = TypeError(
-                "Incorrect type for Promise: the Promise did not resolve to 'Response'."
-            )
-        if exc is None and self.kind == 'rpc':
-            try:
-                value = clone_out(clone_in(value, f'return value of {self.method}()'))
-            except TypeError as clone_error:
-                exc = clone_error
+        if exc is None:
+            if self.kind == 'fetch':
+                if not isinstance(value, Response):
+                    exc = TypeError(
+                        "Incorrect type for Promise: the Promise did not resolve to 'Response'."
+                    )
+            elif self.kind == 'rpc':
+                try:
+                    value = clone_out(clone_in(value, f'return value of {self.method}()'))
+                except TypeError as clone_error:
+                    exc = clone_error
         if exc is not None:
             error = _as_remote(exc)
             value = None
         if actor._trace.full:
             actor.event('request_done', self.rid, 'error' if error else 'ok')
-        self._reply = (value, error)
-        actor.storage.when_confirmed(self._release)
+        self._value = value
+        self._error = error
+        # actor.storage.when_confirmed(self._release), written out: once per request
+        storage = actor.storage
+        batch = storage.open
+        if batch is None and storage.pending:
+            batch = storage.pending[-1]
+        if batch is None:
+            self._release()
+        elif batch.waiters is None:
+            batch.waiters = self._release
+        elif batch.waiters.__class__ is list:
+            batch.waiters.append(self._release)
+        else:
+            batch.waiters = [batch.waiters, self._release]
         if error is not None and actor.sim.config.reset_on_uncaught_exception:
             actor.reset(error, 'uncaught exception')
 
-    def _release(self) -> None:
-        """The output gate lets the reply go."""
+    def _release(self) -> bool:
+        """The output gate lets the reply go. True if this ended with the object's
+        ``lifecycle.update()``: sending the reply changes nothing it looks at (see
+        :meth:`~dosim.writequeue.WriteQueue._confirm`)."""
         actor = self.actor
         self.released_ms = actor.sim.env._now
         calls = actor.calls
@@ -142,9 +160,12 @@ class Call:
             calls.discard(self)
         if actor._trace.full:
             actor.event('response_released', self.rid)
-        if not calls:
-            actor.lifecycle.update()
-        self.respond(*self._reply)
+        if calls:
+            self.respond(self._value, self._error)
+            return False
+        actor.lifecycle.update()
+        self.respond(self._value, self._error)
+        return True
 
     def respond(self, value: Any, error: errors.DurableObjectError | None) -> None:
         """Send the reply (or *error*) back over the network to the caller."""
@@ -158,14 +179,15 @@ class Call:
         full = actor._trace.full
         if error is not None and full:
             actor.event('request_failed', self.rid, error.message)
-        delay = sim.network.one_way(actor, self.origin)
+        delay = sim.network.one_way(actor.location or actor, self.origin)   # (where it is)
         if sim.faults.partitions and sim.network.cut(actor, self.origin):
             if full:
                 actor.event('message_lost', self.rid, 'reply: partition')
             value, error = None, errors.network_lost()
         elif full:
             actor.event('message_sent', self.rid, f'reply {actor.label}->{self.caller}')
-        self._reply = (value, error)
+        self._value = value
+        self._error = error
         if self.callbacks is None:
             self.callbacks = _ARRIVE_BACK
             heappush(env._queue, (env._now + delay, 1, next(env._eid), self))  # wake_after
@@ -173,30 +195,27 @@ class Call:
             wake_after(env, delay, Wake(lambda _w: self._arrive_back()))
 
     def _arrive_back(self, _event: Any = None) -> None:
-        value, error = self._reply
+        value = self._value
+        error = self._error
         actor = self.actor
-        sim = actor.sim
-        self.received_ms = sim.env._now
-        if actor._trace.full:   # a client's receipt is filed under the object it called
+        trace = actor._trace
+        self.received_ms = actor.sim.env._now
+        if trace.full:   # a client's receipt is filed under the object it called
             (self.caller_actor or actor).event(
                 'message_received', self.rid, f'reply {actor.label}->{self.caller}')
         if error is not None and error.breaks_stub:
-            self.stub._broken = error
-        if isinstance(value, Response):
-            status = value.status
-            if value.web_socket is not None:
-                value.web_socket.origin = self.origin   # where the client end lives
-        else:
-            status = NAN
+            self.stub.broken_by = error
+        response = isinstance(value, Response)
+        if response and value.web_socket is not None:
+            value.web_socket.origin = self.origin   # where the client end lives
         origin = self.caller_actor
         if origin is not None:
             if origin.outbound:
                 origin.outbound.discard(self)
             origin.lifecycle.unpin(self)
             origin.lifecycle.update()
-        trace = actor._trace
         if trace.keep_requests:
-            self.record(error, status)
+            self.record(error, value.status if response else NAN)
         else:
             trace.request_count += 1
         done = self.done
@@ -221,7 +240,7 @@ class Call:
         out = self.arrived_ms - self.sent_ms if self.arrived_ms == self.arrived_ms else 0.0
         network = out + (self.received_ms - self.reply_sent_ms)
         trace.request_rows.append((
-            self.rid, self.caller, self.stub._serial, self.actor.ns_name, self.actor.label,
+            self.rid, self.caller, self.stub.serial, self.actor.ns_name, self.actor.label,
             self.kind, self.method, self.incarnation, self.sent_ms, self.departed_ms,
             self.arrived_ms,
             self.started_ms, self.handler_done_ms, self.released_ms, self.received_ms, network,

@@ -131,12 +131,19 @@ class Response(_Message):
         headers: Mapping[str, str] | None = None,
         web_socket: Any = None,
     ) -> None:
-        if isinstance(status, bool) or not isinstance(status, int) or not 101 <= status <= 599:
-            raise ValueError(f'status must be an int from 101 to 599, got {status!r}')
-        if status == 101 and web_socket is None:
-            raise ValueError('a status 101 response needs web_socket=<the client end>')
+        if type(status) is not int or not 101 < status <= 599:   # (the common case first)
+            if isinstance(status, bool) or not isinstance(status, int) or \
+                    not 101 <= status <= 599:
+                raise ValueError(f'status must be an int from 101 to 599, got {status!r}')
+            if status == 101 and web_socket is None:
+                raise ValueError('a status 101 response needs web_socket=<the client end>')
         self.status = status
-        self._init_body(body, headers)
+        if headers is None and (body is None or type(body) is str):
+            # self._init_body(body, None), written out: a response is made per request
+            self._headers = None
+            self.body = body
+        else:
+            self._init_body(body, headers)
         self.web_socket = web_socket
 
     @property

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .object import DurableObject
     from .simulation import Simulation
 
-__all__ = ['LOCATION_HINTS', 'DurableObjectNamespace', 'DurableObjectStub']
+__all__ = ['LOCATION_HINTS', 'DurableObjectNamespace', 'DurableObjectStub', 'StubLink']
 
 LOCATION_HINTS = (
     'wnam', 'enam', 'sam', 'weur', 'eeur', 'apac', 'apac-ne', 'apac-se', 'oc', 'afr', 'me'
@@ -134,51 +134,18 @@ class DurableObjectNamespace:
 class DurableObjectStub:
     """A client for one object. ``fetch`` and RPC methods return events to ``yield``."""
 
-    # slots: a simulation may make a stub per object (100,000 of them), each touched per call
-    __slots__ = ('_actor', '_broken_by', '_conn', '_conn_breaks', '_last_arrival', '_ns',
-                 '_origin', '_serial', 'id', 'location_hint', 'name')
+    # slots: a simulation may make a stub per object (100,000 of them)
+    __slots__ = ('_link', 'id', 'location_hint', 'name')
 
     def __init__(self, namespace: DurableObjectNamespace, oid: DurableObjectId,
                  location_hint: str | None, origin: Any = None) -> None:
-        self._ns = namespace
-        self._origin = origin
-        namespace.sim._stubs += 1
-        self._serial = namespace.sim._stubs   # the requests frame's 'stub' column
-        self._broken_by: Any = None
-        self._actor: Actor | None = None    # the object's runtime record, once called
-        self._conn: Actor | None = None     # the object it last reached ...
-        self._conn_breaks = 0               # ... and that object's break count then
-        self._last_arrival = -math.inf
+        self._link = StubLink(namespace, oid, origin)
         self.id = oid
         self.name = oid.name
         self.location_hint = location_hint
 
     def __repr__(self) -> str:
-        return f'DurableObjectStub({self._ns.binding}, {self.id.label})'
-
-    # -- broken stubs ---------------------------------------------------------------------------
-    @property
-    def _broken(self) -> Any:
-        """The error every call on this stub fails with, or None. A reset of the object the
-        stub last reached breaks it (:meth:`Actor._break_stubs`); that is looked up here,
-        when asked, rather than by visiting every stub at the reset."""
-        error = self._broken_by
-        if error is None:
-            actor = self._conn
-            if actor is not None and self._conn_breaks < actor.breaks:
-                error = self._broken_by = actor.break_errors[self._conn_breaks]
-        return error
-
-    @_broken.setter
-    def _broken(self, error: Any) -> None:
-        self._broken_by = error
-
-    def _connect(self, actor: Actor) -> None:
-        """A call of this stub reached *actor*: the stub is connected to its instance."""
-        if self._conn is not None:
-            self._broken   # noqa: B018 - settles a break of the previous connection
-        self._conn = actor
-        self._conn_breaks = actor.breaks
+        return f'DurableObjectStub({self._link.ns.binding}, {self.id.label})'
 
     # -- calls ------------------------------------------------------------------------------------
     def fetch(self, url_or_request: Any, method: str = 'GET', body: Any = None,
@@ -195,33 +162,81 @@ class DurableObjectStub:
                 request = Request(url_or_request, method, headers, body)
         else:
             request = make_request(url_or_request, method, body, headers)
-        return self._call('fetch', request.method, (request,))
+        return self._link.call('fetch', request.method, (request,))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith('_'):
             raise AttributeError(name)
+        link = self._link
 
         def rpc(*args: Any) -> Event:
             copied = tuple(clone_out(clone_in(a, f'{name}() argument')) for a in args)
-            return self._call('rpc', name, copied)
+            return link.call('rpc', name, copied)
 
         rpc.__name__ = name
         return rpc
 
-    def _call(self, kind: str, method: str, args: tuple[Any, ...]) -> Event:
-        actor = self._actor
+
+class StubLink:
+    """A stub's side of the calls it makes: the object they go to, where they leave from,
+    the stub's connection to the object's instance, and whether the stub is broken.
+
+    It is apart from :class:`DurableObjectStub` for speed: the stub's ``__getattr__`` (RPC
+    methods by name) makes every attribute access on the stub slow, and a call reads and
+    updates a dozen of these. A :class:`~dosim.call.Call` keeps the link of its stub."""
+
+    __slots__ = ('actor', 'broken_by', 'conn', 'conn_breaks', 'id', 'last_arrival', 'ns',
+                 'origin', 'serial')
+
+    def __init__(self, namespace: DurableObjectNamespace, oid: DurableObjectId,
+                 origin: Any) -> None:
+        self.ns = namespace
+        self.id = oid
+        # where a client's calls leave from (an object's leave from the object)
+        self.origin = origin or namespace.sim.network.client_location
+        namespace.sim._stubs += 1
+        self.serial = namespace.sim._stubs   # the requests frame's 'stub' column
+        self.broken_by: Any = None
+        self.actor: Actor | None = None    # the object's runtime record, once called
+        self.conn: Actor | None = None     # the object it last reached ...
+        self.conn_breaks = 0               # ... and that object's break count then
+        self.last_arrival = -math.inf
+
+    # -- broken stubs ---------------------------------------------------------------------------
+    @property
+    def broken(self) -> Any:
+        """The error every call on the stub fails with, or None. A reset of the object the
+        stub last reached breaks it (:meth:`Actor._break_stubs`); that is looked up here,
+        when asked, rather than by visiting every stub at the reset."""
+        error = self.broken_by
+        if error is None:
+            actor = self.conn
+            if actor is not None and self.conn_breaks < actor.breaks:
+                error = self.broken_by = actor.break_errors[self.conn_breaks]
+        return error
+
+    def connect(self, actor: Actor) -> None:
+        """A call of the stub reached *actor*: the stub is connected to its instance."""
+        if self.conn is not None:
+            self.broken   # noqa: B018 - settles a break of the previous connection
+        self.conn = actor
+        self.conn_breaks = actor.breaks
+
+    # -- calls ------------------------------------------------------------------------------------
+    def call(self, kind: str, method: str, args: tuple[Any, ...]) -> Event:
+        """Make a call (``fetch`` or an RPC method) and send it; returns the caller's event."""
+        actor = self.actor
         if actor is None:
-            actor = self._actor = self._ns.actor(self.id)
+            actor = self.actor = self.ns.actor(self.id)
         inv = active.invocation
         if inv is None:
-            origin = self._origin or self._ns.sim.network.client_location
-            call = Call(self, actor, kind, method, args, 'client', origin)
+            call = Call(self, actor, kind, method, args, 'client', self.origin)
         else:
             call = Call(self, actor, kind, method, args, inv.actor.label, inv.actor)
-        conn = self._conn
-        if self._broken_by is not None or (
-                conn is not None and self._conn_breaks < conn.breaks and self._broken is not None):
-            error = self._broken.copy(remote=False)
+        conn = self.conn
+        if self.broken_by is not None or (
+                conn is not None and self.conn_breaks < conn.breaks and self.broken is not None):
+            error = self.broken.copy(remote=False)
             call.answered = True
             call.reply_sent_ms = call.received_ms = call.sent_ms
             call.record(error)
@@ -229,21 +244,22 @@ class DurableObjectStub:
         elif inv is not None:
             origin = call.caller_actor = inv.actor
             origin.add_outbound(call)
-            if self._ns.sim.config.pending_io_pins:
+            if self.ns.sim.config.pending_io_pins:
                 origin.lifecycle.pin(call)
-            inv.storage.when_confirmed(lambda: self._depart(call))
+            inv.storage.when_confirmed(lambda: self.depart(call))
         else:
-            self._depart(call)
+            self.depart(call)
         return call.done
 
-    def _depart(self, call: Call) -> None:
-        sim = self._ns.sim
+    def depart(self, call: Call) -> None:
+        """*call* leaves (from an object: once the caller's output gate let it)."""
+        sim = self.ns.sim
         env = sim.env
         actor = call.actor
         now = call.departed_ms = env._now
         if actor.location is None:
-            sim.network.place(actor, call.origin, self._ns._first_hint.get(str(self.id)))
-        delay = sim.network.one_way(call.origin, actor)
+            sim.network.place(actor, call.origin, self.ns._first_hint.get(str(self.id)))
+        delay = sim.network.one_way(call.origin, actor.location)   # (placed: where it is)
         full = sim.trace.full
         if self.id.name is not None:
             # The worldwide uniqueness check, once per name: the first call pays it, and calls
@@ -262,9 +278,9 @@ class DurableObjectStub:
             call.respond(None, errors.network_lost())
             return
         arrive = now + delay
-        if arrive < self._last_arrival:   # E-order: never before the stub's previous call
-            arrive = self._last_arrival
-        self._last_arrival = arrive
+        if arrive < self.last_arrival:   # E-order: never before the stub's previous call
+            arrive = self.last_arrival
+        self.last_arrival = arrive
         if full:
             actor.event('message_sent', call.rid, f'{call.kind} {call.caller}->{actor.label}')
         call.callbacks = actor.arrive   # (actor.receive,)

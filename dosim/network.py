@@ -42,14 +42,17 @@ class Network:
         self.client_location = self.location(cfg.client_location, 'Config.client_location')
         self._rng = sim.streams.get('network')
         self._random = self._rng.random
-        self._outbox: Any = None   # the simulation's Outbox (set by the Simulation)
+        self._outbox: Any = None   # the simulation's Outbox (set by the Simulation) ...
+        self._faults: Any = None   # ... and its Faults
         self._fibre = cfg.fibre_km_per_ms
         self._inflation = cfg.route_inflation
         self._base = cfg.hop_base_ms
         self._jitter_scale = cfg.jitter_scale_ms
         self._jitter_shape = cfg.jitter_shape
         self._pareto_power = -1.0 / cfg.jitter_shape
-        self._cache: dict[tuple[str, str], float] = {}
+        # base latencies: source IATA code -> destination IATA code -> ms (two plain lookups
+        # cost less than building and hashing a pair per message)
+        self._cache: dict[str, dict[str, float]] = {}
         self._nearest: dict[str, geo.Location] = {}
         self._hosting = [loc for loc in self.locations.values() if loc.hosts_objects]
 
@@ -90,10 +93,12 @@ class Network:
         """The deterministic part of the one-way latency from *src* to *dst*."""
         a = src if type(src) is Location else self.where(src)
         b = dst if type(dst) is Location else self.where(dst)
-        key = (a.iata, b.iata)
-        value = self._cache.get(key)
+        row = self._cache.get(a.iata)
+        if row is None:
+            row = self._cache[a.iata] = {}
+        value = row.get(b.iata)
         if value is None:
-            value = self._cache[key] = geo.one_way_ms(
+            value = row[b.iata] = geo.one_way_ms(
                 a, b, fibre_km_per_ms=self._fibre, route_inflation=self._inflation,
                 base_ms=self._base)
         return value
@@ -104,12 +109,13 @@ class Network:
             self._outbox.flush()
         a = src if type(src) is Location else getattr(src, 'location', None) or self.where(src)
         b = dst if type(dst) is Location else getattr(dst, 'location', None) or self.where(dst)
-        ms = self._cache.get((a.iata, b.iata))
+        row = self._cache.get(a.iata)
+        ms = None if row is None else row.get(b.iata)
         if ms is None:
             ms = self.base_ms(a, b)
         if self._jitter_scale:   # paretovariate(shape), written out: (1 - u) ** (-1 / shape)
             ms += self._jitter_scale * ((1.0 - self._random()) ** self._pareto_power - 1.0)
-        faults = self.sim.faults
+        faults = self._faults
         if faults.latency_spikes:
             ms += faults.latency_extra(self.where(src), self.where(dst))
         return ms

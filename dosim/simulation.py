@@ -12,13 +12,13 @@ import gc
 import math
 import types
 from collections.abc import Generator
-from heapq import heappop
+from heapq import heappop, heappush
 from typing import Any
 
 import pandas as pd
 import simpy
 from simpy.core import BoundClass, EmptySchedule, StopSimulation
-from simpy.events import URGENT, Event, EventPriority
+from simpy.events import NORMAL, URGENT, Event, EventPriority, Timeout
 
 from .actor import METERS
 from .config import Config
@@ -45,6 +45,8 @@ GC_YOUNG_THRESHOLD = 100_000
 #: A priority after SimPy's two (urgent 0, normal 1): :attr:`Environment.key` once no event is
 #: left -- every event at that time, whatever its id, has happened.
 AFTER_ALL = 2
+
+_new_timeout = Timeout.__new__
 
 
 class Environment(simpy.Environment):
@@ -153,7 +155,7 @@ class Simulation:
         self._hibernate_reason = f'idle and hibernatable for {config.hibernate_after_ms / 1000:g} s'
         self.network = Network(self)
         self.outbox = self.network._outbox = Outbox(self)
-        self.faults = Faults(self)
+        self.faults = self.network._faults = Faults(self)
         self.namespaces: dict[str, DurableObjectNamespace] = {}
         self.bindings = Env(self)
         self._request_ids = 0
@@ -173,7 +175,17 @@ class Simulation:
     def timeout(self, ms: float, value: Any = None) -> simpy.Timeout:
         """A SimPy timeout of *ms* milliseconds."""
         if (type(ms) is float or type(ms) is int) and ms >= 0:
-            return self.env.timeout(ms, value)
+            # env.timeout(ms, value), written out (Timeout.__init__ and env.schedule): a
+            # client process makes one per step
+            env = self.env
+            timeout = _new_timeout(Timeout)
+            timeout.env = env
+            timeout.callbacks = []
+            timeout._value = value
+            timeout._delay = ms
+            timeout._ok = True
+            heappush(env._queue, (env._now + ms, NORMAL, next(env._eid), timeout))
+            return timeout
         if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not ms >= 0:
             raise ValueError(f'timeout(ms): a number of milliseconds >= 0, got {ms!r}')
         return self.env.timeout(ms, value)

@@ -68,6 +68,7 @@ class Held:
 
 
 _DONE = StorageResult(None)
+_new_result = StorageResult.__new__
 
 
 class Storage(WriteQueue):
@@ -196,8 +197,9 @@ class Storage(WriteQueue):
             self._live()
         if self._txns and (txn := self._routed()) is not None:
             return txn.get(key)
-        if isinstance(key, str):
-            if self._kv:
+        if type(key) is str or isinstance(key, str):
+            kv = self._kv
+            if kv:
                 self._key(key, 'get')
             entry = self.overlay.get(key)   # self._read(key), written out
             if entry is not None:
@@ -208,7 +210,7 @@ class Storage(WriteQueue):
                     self.cached.add(key)
                 stored = DELETED if self._clear_seq is not None else \
                     self._store.data.get(key, DELETED)
-            if self._kv:
+            if kv:
                 self._bill_read(stored)
             else:
                 self._meters['rows_read'] += 1
@@ -218,10 +220,13 @@ class Storage(WriteQueue):
                 value = None
             else:
                 value = clone_out(stored) if type(stored) is Blob else stored
-            if hit and value is None:
-                return _DONE
             if hit:
-                return StorageResult(value, 0.0)
+                if value is None:
+                    return _DONE
+                result = _new_result(StorageResult)   # StorageResult(value), without the call
+                result.value = value
+                result.delay = 0.0
+                return result
             return StorageResult(value, self._miss_ms if not self._actor.sim.faults.storage_spikes
                                  else self._miss())
         found: dict[str, Any] = {}
@@ -338,9 +343,22 @@ class Storage(WriteQueue):
                     4 * len(key) + (4 * len(value) + 9 if kind is str else 11) <= self._max_row):
                 # the common case: an immutable scalar, stored as it is, that surely fits (key
                 # bytes at most 4 per character; a value's serialised size at most 11 bytes
-                # for a number, 4 per character + 9 for a string)
-                self._write(key, value)
-                if self._trace.full:
+                # for a number, 4 per character + 9 for a string) -- and self._write(key,
+                # value) written out for it (the SQLite backend, no delete)
+                batch = self.open
+                if batch is None:   # self._batch(), written out
+                    self._seq += 1
+                    batch = self.open = WriteBatch(self._seq)
+                    self._actor.sim.outbox.message = None   # (see WriteQueue._batch)
+                batch.writes[key] = value
+                full = self._trace.full
+                if full:
+                    inv = active.invocation
+                    batch.record_rid(key, inv.rid if inv is not None else -1)
+                self.overlay[key] = (value, batch.seq)
+                self.cached.add(key)
+                self._meters['rows_written'] += 1
+                if full:
                     self._event('storage_put', key)
                 return _DONE
             self._key(key, 'put')
@@ -443,11 +461,21 @@ class Storage(WriteQueue):
     # -- what a confirmation does (see dosim.writequeue) -------------------------------------
     def _apply_confirmed(self, batch: WriteBatch) -> None:
         """A batch is confirmed: it becomes durable, and reads stop needing its overlay."""
-        self._store.apply(batch.writes, batch.clear)
+        writes, seq, store = batch.writes, batch.seq, self._store
+        if batch.clear or store._sorted is not None:
+            store.apply(writes, batch.clear)
+            data = None
+        else:   # store.apply(writes, False) without a sorted index: written out in the loop
+            data = store.data
         overlay = self.overlay
-        for key in batch.writes:
+        for key, stored in writes.items():
+            if data is not None:
+                if stored is DELETED:
+                    data.pop(key, None)
+                else:
+                    data[key] = stored
             entry = overlay.get(key)
-            if entry is not None and entry[1] == batch.seq:
+            if entry is not None and entry[1] == seq:
                 del overlay[key]
         if self._clear_seq == batch.seq:
             self._clear_seq = None

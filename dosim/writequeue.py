@@ -3,7 +3,8 @@
 A handler's writes with no ``yield`` between them form one :class:`WriteBatch`. When the
 batch closes (the handler yields or ends) it is flushed, and confirmed a little later -- all
 of it, or, if the object resets first, none of it. Batches are confirmed in the order they
-were flushed.
+were flushed: so the queue itself waits in SimPy's event queue, once per flushed batch, and
+each time it is due it confirms its oldest one.
 
 The *output gate* is built on that queue: :meth:`WriteQueue.when_confirmed` runs a callback
 (releasing a response, sending an outbound call or a WebSocket message) only once every write
@@ -36,12 +37,10 @@ NO_CHANGE: Any = object()  # a batch that does not touch the alarm
 
 
 class WriteBatch:
-    """Writes with no ``yield`` between them: confirmed, or lost, together. While it awaits
-    its confirmation the batch sits in SimPy's event queue as its own timer."""
+    """Writes with no ``yield`` between them: confirmed, or lost, together."""
 
-    __slots__ = ('alarm', 'callbacks', 'clear', 'confirm_at', 'flushed_at', 'rids', 'seq',
-                 'waiters', 'writes')
-    _ok = True   # as a timer in SimPy's queue
+    __slots__ = ('alarm', 'clear', 'confirm_at', 'flushed_at', 'rids', 'seq', 'waiters',
+                 'writes')
 
     def __init__(self, seq: int) -> None:
         self.seq = seq
@@ -51,8 +50,9 @@ class WriteBatch:
         self.flushed_at = math.nan
         self.clear = False
         self.confirm_at = math.nan
-        self.waiters: list[Callable[[], None]] | None = None
-        self.callbacks: Any = None
+        # what waits for its confirmation (WriteQueue.when_confirmed): one callback, as it
+        # is, or a list of them
+        self.waiters: Callable[[], None] | list[Callable[[], None]] | None = None
 
     def record_rid(self, key: str, rid: int) -> None:
         if self.rids is None:
@@ -61,14 +61,20 @@ class WriteBatch:
 
 
 class WriteQueue:
-    """The open batch, the flushed ones awaiting confirmation, and the output gate."""
+    """The open batch, the flushed ones awaiting confirmation, and the output gate. It is
+    also its own timer in SimPy's queue (see the module docstring)."""
 
-    __slots__ = ('_actor', '_seq', '_trace', 'dead', 'incarnation', 'open', 'pending',
-                 'retired_to')
+    __slots__ = ('_actor', '_env', '_faults', '_seq', '_trace', 'callbacks', 'dead',
+                 'incarnation', 'open', 'pending', 'retired_to')
+    _ok = True
 
     def __init__(self, actor: Actor) -> None:
         self._actor = actor
-        self._trace = actor.sim.trace
+        sim = actor.sim
+        self._trace = sim.trace
+        self._env = sim.env
+        self._faults = sim.faults
+        self.callbacks = _CONFIRM
         self.incarnation = actor.incarnation   # this queue's, even after a deploy moves on
         self.open: WriteBatch | None = None
         self.pending: deque[WriteBatch] = deque()
@@ -91,12 +97,12 @@ class WriteQueue:
             return
         self.open = None
         actor = self._actor
-        env = actor.sim.env
+        env = self._env
         now = env._now
         # confirmations are in flush order per object, across its instances (a deploy's old
         # instance and the new one share one storage)
-        delay = self._confirm_delay() if actor.sim.faults.storage_spikes else self._confirm_ms
-        confirm_at = now + delay
+        confirm_at = now + (self._confirm_delay() if self._faults.storage_spikes
+                            else self._confirm_ms)
         if confirm_at < actor.last_confirm:
             confirm_at = actor.last_confirm
         actor.last_confirm = batch.confirm_at = confirm_at
@@ -106,8 +112,8 @@ class WriteQueue:
             self._record_writes(batch)
             self._event('flush', f'batch {batch.seq}: {len(batch.writes)} keys'
                         + (' after delete_all' if batch.clear else ''))
-        batch.callbacks = (self._confirm,)
-        heappush(env._queue, (now + (confirm_at - now), 1, next(env._eid), batch))  # wake_after
+        # wake_after: due when its oldest pending batch is (confirmations keep flush order)
+        heappush(env._queue, (now + (confirm_at - now), 1, next(env._eid), self))
 
     def _record_writes(self, batch: WriteBatch) -> None:
         a = self._actor
@@ -129,11 +135,14 @@ class WriteQueue:
             self._record_batch(batch, 'lost')
         self.pending.clear()
 
-    def _confirm(self, batch: WriteBatch) -> None:
+    def _confirm(self, _event: Any = None) -> None:
+        """The oldest pending batch is due: confirm it (or fail it, resetting the object)."""
+        self.callbacks = _CONFIRM   # for the next batch: SimPy's loop cleared them
         if self.dead:
             return
+        batch = self.pending[0]
         actor = self._actor
-        faults = actor.sim.faults
+        faults = self._faults
         if (faults._forced or faults._rate) and faults.write_fails(actor):
             self._record_batch(self.pending.popleft(), 'failed')
             self._event('write_failed', f'batch {batch.seq}')
@@ -148,10 +157,17 @@ class WriteQueue:
         self._apply_confirmed(batch)
         if full:
             self._event('confirm', f'batch {batch.seq}')
-        if batch.waiters is not None:
-            for callback in batch.waiters:
-                callback()
-        if not self.pending and self.open is None:
+        # settled: the last callback ended with lifecycle.update() and changed nothing after
+        # it that the lifecycle looks at (it returned True: a call's reply leaving)
+        waiters = batch.waiters
+        if waiters is None:
+            settled = False
+        elif waiters.__class__ is list:
+            for callback in waiters:
+                settled = callback() is True
+        else:
+            settled = waiters() is True
+        if not settled and not self.pending and self.open is None:
             actor.lifecycle.update()
 
     def when_confirmed(self, callback: Callable[[], None]) -> None:
@@ -163,9 +179,11 @@ class WriteQueue:
         if batch is None:
             callback()
         elif batch.waiters is None:
-            batch.waiters = [callback]
-        else:
+            batch.waiters = callback
+        elif batch.waiters.__class__ is list:
             batch.waiters.append(callback)
+        else:
+            batch.waiters = [batch.waiters, callback]
 
     @property
     def gate_open(self) -> bool:
@@ -188,3 +206,6 @@ class WriteQueue:
             inv = active.invocation
             rid = inv.rid if inv is not None else -1
             self._trace.event(a.ns_name, a.label, self.incarnation, kind, rid, detail)
+
+
+_CONFIRM = (WriteQueue._confirm,)   # called with the queue, as its own event
