@@ -27,14 +27,15 @@ from . import errors
 from .alarms import AlarmRun, AlarmState
 from .invocation import Aborted, Invocation
 from .lifecycle import Lifecycle
+from .object import DurableObject
 from .sockets import SocketHub
+from .state import DurableObjectState
 from .storage import Storage
 from .store import Store
 
 if TYPE_CHECKING:
     from .call import Call
     from .namespace import DurableObjectNamespace
-    from .object import DurableObject
 
 __all__ = ['METERS', 'Actor']
 
@@ -49,6 +50,9 @@ _NEW, _RESUME, _TASK, _ALARM, _EVENT = 0, 1, 2, 3, 4
 
 _EMPTY: Any = ()   # stands for an empty queue until the first item arrives
 _NONE: Any = frozenset()   # stands for an empty set of calls or invocations, likewise
+_NO_TASKS: Any = ()   # the constructor started no block_concurrency_while task
+_BASE_INIT = DurableObject.__init__
+_new_state = DurableObjectState.__new__
 
 
 class Actor:
@@ -183,6 +187,19 @@ class Actor:
         """An alarm fires: it queues like any event."""
         if self._trace.full:
             self.event('alarm_fired', run.rid, f'retry {run.info.retry_count}')
+        if self.running is None and not self.ready and not self._dispatching and (
+                self.instance is None or self.lifecycle.state == 'active'):
+            # the first case of self._queue_event(_ALARM, run), written out (an agent's
+            # alarm finds it hibernated, every time)
+            self._dispatching = True
+            try:
+                if run.alarm.queued is run:
+                    self._start(run, _ALARM)
+            finally:
+                self._dispatching = False
+            if self.ready and self.running is None:
+                self._dispatch()
+            return
         self._queue_event(_ALARM, run)
 
     def deliver_event(self, item: Any) -> None:
@@ -322,20 +339,43 @@ class Actor:
         """Run the user's constructor for a new incarnation. Returns the tasks it started
         with ``block_concurrency_while``, or None if it failed (the call is answered)."""
         self.incarnation += 1
-        self.storage = Storage(self)
-        self.ctx = self.namespace.make_state(self)
+        storage = self.storage = Storage(self)
+        # DurableObjectState(self), written out: made at every wake, and in half the time
+        ctx = self.ctx = _new_state(DurableObjectState)
+        ctx._actor = self
+        ctx._incarnation = self.incarnation
+        ctx.id = self.id
+        ctx.storage = storage
         cls = self.namespace.cls
         instance = cls.__new__(cls)
-        instance.ctx = self.ctx
-        instance.env = self.sim.bindings
+        instance.ctx = ctx
+        env = instance.env = self.sim.bindings
         if self._trace.full:
             if self.lifecycle.state == 'hibernated':
                 self.event('wake', call.rid, call.method)
             self.event('constructor', call.rid)
+        if cls.__init__ is _BASE_INIT:
+            # no constructor of its own: DurableObject's would set ctx and env, as done
+            tasks: list[Invocation] = _NO_TASKS
+        else:
+            tasks = self._run_constructor(call, instance, ctx, env)
+            if tasks is None:
+                return None
+        self.instance = instance
+        self.lifecycle.enter('active', 'constructor')
+        if tasks:
+            if self.live.__class__ is not set:
+                self.live = set()
+            self.live.update(tasks)
+        return tasks
+
+    def _run_constructor(self, call: Call | AlarmRun, instance: DurableObject, ctx: Any,
+                         env: Any) -> list[Invocation] | None:
+        """Call the user's ``__init__``: the tasks it started, or None if it failed."""
         tasks: list[Invocation] = []
         self.constructor_tasks = tasks
         try:
-            instance.__init__(self.ctx, instance.env)
+            instance.__init__(ctx, env)
         except Aborted:
             return None
         except Exception as exc:
@@ -348,12 +388,6 @@ class Actor:
             return None
         finally:
             self.constructor_tasks = None
-        self.instance = instance
-        self.lifecycle.enter('active', 'constructor')
-        if tasks:
-            if self.live.__class__ is not set:
-                self.live = set()
-            self.live.update(tasks)
         return tasks
 
     # -- leaving memory -------------------------------------------------------------------------

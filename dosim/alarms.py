@@ -50,30 +50,37 @@ class AlarmInfo:
     scheduled_time: float
 
 
+# AlarmInfo(retry_count, is_retry, scheduled_time), written out in _Due.fire: the
+# __init__ of a frozen dataclass sets each field through object.__setattr__, which costs
+# twice as much as setting the slots directly (one AlarmInfo per alarm run)
+_new_info = object.__new__
+_set_retry_count = AlarmInfo.__dict__['retry_count'].__set__
+_set_is_retry = AlarmInfo.__dict__['is_retry'].__set__
+_set_scheduled_time = AlarmInfo.__dict__['scheduled_time'].__set__
+
+
 def retry_gap_ms(failures: int) -> int:
     """The base gap after the *failures*-th failed attempt: 2 s, 4 s, ... 64 s."""
     return (RETRY_START_S << (failures - 1)) * 1000
 
 
 class AlarmRun:
-    """One attempt at running the alarm handler, queued like a request."""
+    """One attempt at running the alarm handler, queued like a request: made by
+    :meth:`_Due.fire`, which sets its fields (the class has no ``__init__``: one alarm run
+    per firing, and Python makes an object without one in half the time)."""
 
-    __slots__ = ('alarm', 'arrived_ms', 'info', 'kind', 'method', 'rid', 'started_ms')
+    __slots__ = ('alarm', 'args', 'arrived_ms', 'error', 'info', 'kind', 'method', 'rid',
+                 'started_ms')
 
-    def __init__(self, alarm: AlarmState, info: AlarmInfo) -> None:
-        self.alarm = alarm
-        self.info = info
-        sim = alarm.actor.sim
-        sim._request_ids += 1   # sim.next_request_id()
-        self.rid = sim._request_ids
-        self.kind = 'alarm'
-        self.method = 'alarm'
-        self.arrived_ms = alarm.actor.sim.env._now
-        self.started_ms = math.nan
-
-    @property
-    def args(self) -> tuple[Any, ...]:
-        return (self.info,)
+    alarm: AlarmState
+    info: AlarmInfo
+    args: tuple[AlarmInfo]            # what the handler is called with
+    rid: int
+    kind: str                         # 'alarm', as ...
+    method: str                       # ... the method
+    arrived_ms: float
+    started_ms: float
+    error: BaseException | None       # what the handler raised, once it ended
 
     def handler(self, instance: Any) -> Any:
         fn = getattr(instance, 'alarm', None)
@@ -82,10 +89,48 @@ class AlarmRun:
         return fn
 
     def started(self, inv: Invocation) -> None:
-        self.alarm.started(self, inv)
+        """The handler begins (the actor made *inv* for it)."""
+        alarm = self.alarm
+        alarm.queued = None
+        alarm.running = self
+        alarm.running_inv = inv
+        alarm.set_during_run = UNSET
+        self.started_ms = alarm._env._now
+        alarm.attempts += 1
+        actor = alarm.actor
+        actor.meters['requests'] += 1
+        # actor.sim.alarm_watchdogs.start(AlarmRun.too_long, self), written out
+        dogs = alarm._watchdogs
+        env = alarm._env
+        entry = alarm._watchdog = [env._now + dogs.delay, next(env._eid), AlarmRun.too_long, self]
+        waiting = dogs._waiting
+        waiting.append(entry)
+        if len(waiting) == 1:
+            dogs._arm(entry)
 
     def handler_done(self, value: Any, exc: BaseException | None) -> None:
-        self.alarm.handler_done(self, exc)
+        """The handler returned or raised: the outcome counts once its writes (a new alarm
+        among them) are confirmed; a reset before that makes it an infrastructure failure."""
+        alarm = self.alarm
+        inv = alarm.running_inv
+        storage = inv.storage if inv is not None else alarm.actor.storage
+        self.error = exc
+        storage.when_confirmed(self.confirmed)
+
+    def confirmed(self) -> None:
+        """The handler ended and its writes are confirmed: the attempt's outcome counts."""
+        alarm = self.alarm
+        if alarm.running is not self:
+            return
+        if self.error is not None:
+            alarm.attempt_failed(self, self.error, counted=True)
+        else:
+            alarm._succeeded(self)
+        alarm.actor.lifecycle.update()
+
+    def too_long(self) -> None:
+        """The attempt's wall-time limit passed."""
+        self.alarm._too_long(self)
 
     def respond(self, value: Any, error: errors.DurableObjectError | None) -> None:
         """The run could not start (its constructor failed): a counted failure."""
@@ -93,22 +138,45 @@ class AlarmRun:
 
 
 class _Due:
-    """The timer of one scheduled attempt (its own entry in SimPy's queue)."""
+    """The timer of one scheduled attempt (its own entry in SimPy's queue), made by
+    :meth:`AlarmState._schedule_at_time` and :meth:`AlarmState._schedule` (no ``__init__``,
+    as :class:`AlarmRun`)."""
 
     __slots__ = ('alarm', 'callbacks', 'version')
     _ok = True
 
-    def __init__(self, alarm: AlarmState, version: int) -> None:
-        self.alarm = alarm
-        self.version = version
-        self.callbacks = _DUE
+    alarm: AlarmState
+    version: int   # the AlarmState's _version when scheduled: a newer one cancels this
+    callbacks: Any   # _DUE
+
+    def fire(self) -> None:
+        """The attempt's time has come: it runs, unless a newer schedule replaced this one
+        or the alarm was deleted."""
+        alarm = self.alarm
+        if self.version != alarm._version or alarm.stored is None:
+            return
+        alarm.due_at = None
+        attempts = alarm.attempts
+        info = _new_info(AlarmInfo)   # AlarmInfo(attempts, attempts > 0, stored), see above
+        _set_retry_count(info, attempts)
+        _set_is_retry(info, attempts > 0)
+        _set_scheduled_time(info, alarm.stored)
+        run = alarm.queued = AlarmRun()
+        run.alarm = alarm
+        run.info = info
+        run.args = (info,)
+        actor = alarm.actor
+        sim = actor.sim
+        sim._request_ids += 1   # sim.next_request_id()
+        run.rid = sim._request_ids
+        run.kind = run.method = 'alarm'
+        run.arrived_ms = alarm._env._now
+        run.started_ms = math.nan
+        run.error = None
+        actor.deliver(run)
 
 
-def _due(timer: _Due) -> None:
-    timer.alarm._fire(timer.version)
-
-
-_DUE = (_due,)
+_DUE = (_Due.fire,)   # the callbacks of every _Due
 
 
 class AlarmState:
@@ -121,6 +189,9 @@ class AlarmState:
         self._lane = sim.alarm_timers
         self._cfg = sim.config
         self._rng = sim.streams.get('alarms')
+        self._faults = sim.faults
+        self._trace = sim.trace
+        self._watchdogs = sim.alarm_watchdogs
         self.stored: float | None = None   # epoch ms, confirmed
         self.failures = 0                  # counted failed attempts of this alarm
         self.infra_failures = 0
@@ -165,41 +236,39 @@ class AlarmState:
 
     def _schedule_at_time(self, epoch: float) -> None:
         cfg = self._cfg
-        due = max(epoch - cfg.start_epoch_ms, self._env._now)
-        delay = self._rng.uniform(cfg.alarm_delivery_min_ms, cfg.alarm_delivery_max_ms)
-        faults = self.actor.sim.faults
+        now = self._env._now
+        due = epoch - cfg.start_epoch_ms
+        if now > due:   # max(due, now)
+            due = now
+        # self._rng.uniform(min, max), written out (the same arithmetic, the same draw)
+        low = cfg.alarm_delivery_min_ms
+        delay = low + (cfg.alarm_delivery_max_ms - low) * self._rng.random()
+        faults = self._faults
         if faults._failovers:   # any alarm failover injected (see Faults.alarm_failover)
             delay += faults.alarm_failover_delay(self.actor)
-        self._schedule(due + delay - self._env._now)
+        delay = due + delay - now
+        # self._schedule(delay), written out
+        self._version += 1
+        self.due_at = now + delay
+        timer = _Due()
+        timer.alarm = self
+        timer.version = self._version
+        timer.callbacks = _DUE
+        self._lane.wake_after(delay, timer)
 
     def _schedule(self, delay: float) -> float:
         self._version += 1
         version = self._version
         env = self._env
         at = self.due_at = env._now + delay
-        self._lane.wake_after(delay, _Due(self, version))
+        timer = _Due()
+        timer.alarm = self
+        timer.version = version
+        timer.callbacks = _DUE
+        self._lane.wake_after(delay, timer)
         return at
 
-    def _fire(self, version: int) -> None:
-        if version != self._version or self.stored is None:
-            return
-        self.due_at = None
-        info = AlarmInfo(self.attempts, self.attempts > 0, self.stored)
-        run = self.queued = AlarmRun(self, info)
-        self.actor.deliver(run)
-
     # -- an attempt ---------------------------------------------------------------------------
-    def started(self, run: AlarmRun, inv: Invocation) -> None:
-        """The handler of *run* begins (the actor made *inv* for it)."""
-        self.queued = None
-        self.running = run
-        self.running_inv = inv
-        self.set_during_run = UNSET
-        run.started_ms = self._env._now
-        self.attempts += 1
-        self.actor.meters['requests'] += 1
-        self._watchdog = self.actor.sim.alarm_watchdogs.start(lambda: self._too_long(run))
-
     def _stop_watchdog(self) -> None:
         """The attempt ended: its wall-time limit no longer matters."""
         if self._watchdog is not None:
@@ -211,28 +280,15 @@ class AlarmState:
             error = errors.DurableObjectError(errors.ALARM_WALL_TIME, breaks_stub=True)
             self.actor.reset(error, 'alarm wall-time limit', culprit=self.running_inv)
 
-    def handler_done(self, run: AlarmRun, exc: BaseException | None) -> None:
-        """The handler returned or raised: the outcome counts once its writes (a new alarm
-        among them) are confirmed; a reset before that makes it an infrastructure failure."""
-        inv = self.running_inv
-        storage = inv.storage if inv is not None else self.actor.storage
-        storage.when_confirmed(lambda: self._ended(run, exc))
-
-    def _ended(self, run: AlarmRun, exc: BaseException | None) -> None:
-        if self.running is not run:
-            return
-        if exc is not None:
-            self.attempt_failed(run, exc, counted=True)
-        else:
-            self._succeeded(run)
-        self.actor.lifecycle.update()
-
     def _succeeded(self, run: AlarmRun) -> None:
-        self._record(run, 'ok', '')
+        if self._trace.keep_requests:
+            self._record(run, 'ok', '')
         self.running = self.running_inv = None
-        self._stop_watchdog()
+        if self._watchdog is not None:   # self._stop_watchdog(), written out
+            self._watchdog[2] = None     # Watchdogs.cancel
+            self._watchdog = None
         new = self.set_during_run
-        self._fresh()
+        self.failures = self.infra_failures = self.attempts = 0   # self._fresh()
         if new is UNSET or new is None:
             self.stored = None
             self.actor.event('alarm_cleared', run.rid)
@@ -288,7 +344,7 @@ class AlarmState:
     # -- trace --------------------------------------------------------------------------------
     def _record(self, run: AlarmRun, outcome: str, error: str, next_ms: float = math.nan) -> None:
         actor = self.actor
-        trace = actor.sim.trace
+        trace = self._trace
         if not trace.keep_requests:
             return
         scheduled = run.info.scheduled_time - self._cfg.start_epoch_ms
@@ -302,7 +358,11 @@ def alarm_time(actor: Actor, scheduled_time: Any) -> float:
     """The epoch ms ``set_alarm(scheduled_time)`` stores, validated as workerd does: a
     number or a timezone-aware ``datetime``, > 0, and only in a class with an ``alarm()``
     handler (or in its constructor); a time in the past is clamped to now."""
-    epoch = _epoch_ms(scheduled_time)
+    if (type(scheduled_time) is float or type(scheduled_time) is int) and \
+            math.isfinite(scheduled_time):
+        epoch = scheduled_time   # _epoch_ms(scheduled_time) in the common case, written out
+    else:
+        epoch = _epoch_ms(scheduled_time)
     if epoch <= 0:
         raise TypeError('setAlarm() cannot be called with an alarm time <= 0')
     has_handler = callable(getattr(actor.namespace.cls, 'alarm', None))
@@ -311,8 +371,9 @@ def alarm_time(actor: Actor, scheduled_time: Any) -> float:
             'Your Durable Object class must have an alarm() handler in order to call '
             'setAlarm()'
         )
-    now = actor.sim.config.start_epoch_ms + actor.sim.env._now
-    return max(epoch, math.floor(now))
+    sim = actor.sim
+    now = math.floor(sim.config.start_epoch_ms + sim.env._now)
+    return now if now > epoch else epoch   # max(epoch, now)
 
 
 def _epoch_ms(value: Any) -> float:

@@ -135,10 +135,10 @@ class Watchdogs:
         self._waiting: deque[list[Any]] = deque()
         self.callbacks: Any = None
 
-    def start(self, fn: Any) -> list[Any]:
-        """Call ``fn()`` once ``delay`` ms have passed; returns a handle for :meth:`cancel`."""
+    def start(self, fn: Any, arg: Any) -> list[Any]:
+        """Call ``fn(arg)`` once ``delay`` ms have passed; returns a handle for :meth:`cancel`."""
         env = self._env
-        entry = [env._now + self.delay, next(env._eid), fn]
+        entry = [env._now + self.delay, next(env._eid), fn, arg]
         waiting = self._waiting
         waiting.append(entry)
         if len(waiting) == 1:
@@ -156,13 +156,13 @@ class Watchdogs:
 
     def _due(self, _event: Any) -> None:
         waiting = self._waiting
-        fn = waiting.popleft()[2]
+        _, _, fn, arg = waiting.popleft()
         while len(waiting) > 1 and waiting[0][2] is None:
             waiting.popleft()   # cancelled: it would do nothing when due
         if waiting:   # the next one takes its place first: fn() may start another
             self._arm(waiting[0])
         if fn is not None:
-            fn()
+            fn(arg)
 
 
 class Compute:
@@ -205,7 +205,8 @@ def _current_sim() -> Simulation:
 
 def now() -> int:
     """Epoch milliseconds, like ``Date.now()``: ``sim.start_epoch_ms + sim.now``, floored."""
-    sim = _current_sim()
+    inv = active.invocation   # _current_sim(), its common case written out
+    sim = inv.actor.sim if inv is not None else _current_sim()
     return sim.config.start_epoch_ms + math.floor(sim.env._now)
 
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 from simpy.events import Event
 
 from . import errors
-from .context import Compute, Timer, active, wake_after
+from .context import Compute, Timer, active
 from .errors import Aborted
 from .storage import Held, StorageResult
 from .transaction import Nested
@@ -120,11 +121,14 @@ class Invocation:
             except Exception as error:
                 value, exc = None, error
             else:
-                if type(target) is StorageResult and target.delay == 0 and not self.dead:
-                    if storage.open is not None:   # the fast path: a cache hit, a put
+                if type(target) is StorageResult and not self.dead:
+                    if storage.open is not None:   # the fast path: a cache hit, a put ...
                         storage.end_turn()
-                    value = target.value
-                    continue
+                    if target.delay == 0:
+                        value = target.value
+                        continue
+                    self._hold(target.delay, target.value)   # ... or a miss (as _serve)
+                    return
                 if self._serve(target, storage):
                     return
                 value, exc = self._value, self._error
@@ -200,12 +204,19 @@ class Invocation:
     # -- waits that keep the thread ------------------------------------------------------------
     def _hold(self, delay: float, value: Any, exc: BaseException | None = None) -> None:
         self._held = (value, exc)
-        self.callbacks = (Invocation._held_event,)
-        wake_after(self.actor.sim.env, delay, self)
+        self.callbacks = _HELD
+        env = self.actor.sim.env   # wake_after(env, delay, self), written out
+        heappush(env._queue, (env._now + delay, 1, next(env._eid), self))
 
     def _held_event(self, _event: Any = None) -> None:
+        if self.dead:   # self.resume(*self._held), written out: every storage miss ends here
+            return
         value, exc = self._held
-        self.resume(value, exc)
+        prev, active.invocation = active.invocation, self
+        try:
+            self._run(value, exc)
+        finally:
+            active.invocation = prev
 
     def _held_done(self) -> None:
         self.resume(None, None)
@@ -266,3 +277,6 @@ class Invocation:
             self.resume(value, exc)
         else:
             self.actor.ready_to_resume(self, value, exc)
+
+
+_HELD = (Invocation._held_event,)   # an invocation's callbacks while it holds the thread

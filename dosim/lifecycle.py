@@ -40,47 +40,78 @@ if TYPE_CHECKING:
 __all__ = ['STATES', 'Lifecycle']
 
 STATES = ('active', 'idle', 'idle_hibernatable', 'hibernated', 'evicted')
-PIN_LIMIT_MS = 15 * 60_000   # DOC state.mdx / CL 2026-10-01: at most 15 min per operation
+BILLED = frozenset({'active', 'idle'})   # the states billed for duration ...
+BILLED_WITH_HIBERNATABLE = BILLED | {'idle_hibernatable'}   # ... with bill_hibernatable_idle
+PIN_LIMIT_MS = 15 * 60_000
+_new_wake = Wake.__new__   # DOC state.mdx / CL 2026-10-01: at most 15 min per operation
 
 
 class Lifecycle:
     """State, timers and pins of one object (see the module docstring)."""
 
-    __slots__ = ('_billed', '_deadline', '_timer_at', 'actor', 'held', 'pins', 'row', 'since',
-                 'state')
+    __slots__ = ('_billed', '_billed_states', '_cfg', '_deadline', '_env', '_timer_at',
+                 '_timer_callbacks', 'actor', 'held', 'pins', 'row', 'since', 'state')
 
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
+        self._env = actor.sim.env
+        self._cfg = actor.sim.config
         self.state = 'evicted'
         self.since = actor.sim.env._now
         self.pins: dict[Any, float] = {}     # token -> expiry (ms); inf while held open
         self._deadline: tuple[float, str] | None = None
         self._timer_at: float | None = None
-        self._billed = self._is_billed('evicted')
+        self._billed_states = BILLED_WITH_HIBERNATABLE if self._cfg.bill_hibernatable_idle \
+            else BILLED
+        self._billed = 'evicted' in self._billed_states
         self.row: tuple[Any, ...] | None = None    # the open interval, for the trace ...
-        self.held: tuple[Any, ...] | None = None   # ... and the one before (see Trace.state)
+        self.held: tuple[Any, ...] | None = None   # ... and the one before (see enter)
+        self._timer_callbacks = (self._timer,)   # of every timer it sets
 
     # -- states and billing -------------------------------------------------------------------
-    def _is_billed(self, state: str) -> bool:
-        if state == 'idle_hibernatable':
-            return self.actor.sim.config.bill_hibernatable_idle
-        return state in ('active', 'idle')
-
     def enter(self, state: str, reason: str = '') -> None:
-        """Move to *state*, metering the duration of the state left."""
+        """Move to *state*, metering the duration of the state left, and keep the trace's
+        record: the open interval (``row``: namespace, object, incarnation, state, start,
+        reason) closes and is ``held`` (with its end), and the interval held before goes
+        into the trace for good.
+
+        An interval that would last no time is dropped, and the one before it resumes if
+        it was in the same state: an object that is idle, busy for an instant, then idle
+        again shows one idle interval."""
         if state == self.state and reason == '':
             return
         actor = self.actor
-        now = actor.sim.env._now
+        now = self._env._now
         if self._billed:   # self._gb_s(now - self.since), written out
             actor.meters['duration_gb_s'] += (now - self.since) / 1000.0 * \
-                actor.sim.config.billed_memory_mb / 1000.0
-        if actor._trace.full:
+                self._cfg.billed_memory_mb / 1000.0
+        trace = actor._trace
+        if trace.full:
             actor.event('state', -1, f'{self.state} -> {state}' + (f': {reason}' if reason else ''))
         self.state, self.since = state, now
-        self._billed = state == 'active' or state == 'idle' or (
-            state == 'idle_hibernatable' and actor.sim.config.bill_hibernatable_idle)
-        actor._trace.state(self, actor.ns_name, actor.label, actor.incarnation, state, reason)
+        self._billed = state in self._billed_states
+        inc = actor.incarnation
+        cur = self.row
+        if cur is not None:
+            if cur[3] == state and cur[2] == inc:
+                return
+            prev = self.held
+            if cur[4] == now:
+                if prev is not None and prev[1] == now:
+                    row = prev[0]
+                    if row[3] == state and row[2] == inc:
+                        self.held = None
+                        self.row = row
+                        return
+            else:
+                if prev is not None:   # a closed interval, for good
+                    intervals = trace.intervals
+                    intervals += prev[0]
+                    intervals.append(prev[1])
+                self.held = (cur, now)
+        else:
+            trace.holders.append(self)
+        self.row = (actor.ns_name, actor.label, inc, state, now, reason)
 
     def _gb_s(self, ms: float) -> float:
         return ms / 1000.0 * self.actor.sim.config.billed_memory_mb / 1000.0
@@ -111,40 +142,48 @@ class Lifecycle:
         actor = self.actor
         if actor.instance is None:
             return
-        if actor.is_busy():
+        # actor.is_busy(), written out (an alarm run asks three times)
+        storage = actor.storage
+        alarm = actor.alarm
+        if actor.live or actor.calls or actor.ready or (storage is not None and (
+                storage.open is not None or storage.pending)) or (
+                alarm is not None and alarm.running is not None):
             self._deadline = None
             if self.state != 'active':
                 self.enter('active')
             return
-        now = actor.sim.env._now
+        now = self._env._now
         pinned_until = self._pinned(now) if self.pins else None
         if pinned_until is not None:
             self._deadline = None if math.isinf(pinned_until) else (pinned_until, 'pin')
             self.enter('idle')
-        elif actor.can_hibernate():
+        elif not actor.outbound and (actor._sockets is None or
+                                     not actor._sockets.open_standard()):
+            # actor.can_hibernate(), written out
             if self.state != 'idle_hibernatable':
                 self.enter('idle_hibernatable')
-            self._deadline = (self.since + actor.sim.config.hibernate_after_ms, 'hibernate')
+            self._deadline = (self.since + self._cfg.hibernate_after_ms, 'hibernate')
         else:
             if self.state != 'idle' or self._deadline is None or self._deadline[1] != 'evict':
-                cfg = actor.sim.config
+                cfg = self._cfg
                 wait = actor.sim.streams.get('lifecycle').uniform(
                     cfg.evict_after_min_ms, cfg.evict_after_max_ms)
                 self.enter('idle')
                 self._deadline = (now + wait, 'evict')
-        if self._deadline is not None:
-            self._arm(self._deadline[0])
+        deadline = self._deadline
+        if deadline is not None and (self._timer_at is None or self._timer_at > deadline[0]):
+            self._arm(deadline[0])   # (an earlier timer pending re-checks when it fires)
 
     def _arm(self, at: float) -> None:
-        if self._timer_at is not None and self._timer_at <= at:
-            return  # an earlier timer is pending; it re-checks when it fires
         self._timer_at = at
         sim = self.actor.sim
-        env = sim.env
+        env = self._env
+        timer = _new_wake(Wake)   # Wake(self._timer), written out: made twice as fast
+        timer.callbacks = self._timer_callbacks
         if self._deadline[1] == 'hibernate':   # same delay for all: mostly in order
-            sim.hibernate_timers.wake_after(at - env._now, Wake(self._timer))
+            sim.hibernate_timers.wake_after(at - env._now, timer)
         else:
-            wake_after(env, at - env._now, Wake(self._timer))
+            wake_after(env, at - env._now, timer)
 
     def _timer(self, _event: Any) -> None:
         self._timer_at = None
@@ -152,7 +191,7 @@ class Lifecycle:
         if deadline is None or self.actor.instance is None:
             return
         at, action = deadline
-        if self.actor.sim.env._now < at:
+        if self._env._now < at:
             self._arm(at)
         elif action == 'hibernate':
             self._deadline = None

@@ -26,7 +26,7 @@ from .call import Call, make_request
 from .context import active
 from .http import Request
 from .ids import DurableObjectId
-from .state import DurableObjectState
+from .storage import storage_settings
 from .values import clone_in, clone_out
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ class DurableObjectNamespace:
         self.key = binding if unique_key is None else unique_key
         self.cls = cls
         self.storage = storage
+        self.storage_settings = storage_settings(sim.config, storage)   # for each Storage
         self.actors: dict[str, Actor] = {}
         self._names: dict[str, str] = {}
         self._first_hint: dict[str, str | None] = {}   # the hint of each id's first get()
@@ -126,9 +127,6 @@ class DurableObjectNamespace:
                 oid = DurableObjectId(key, self.key, self._names[key])
             actor = self.actors[key] = Actor(self, oid)
         return actor
-
-    def make_state(self, actor: Actor) -> Any:
-        return DurableObjectState(actor)
 
 
 class DurableObjectStub:

@@ -31,6 +31,7 @@ class DurableObjectState:
     """The ``ctx`` of one object incarnation."""
 
     def __init__(self, actor: Actor) -> None:
+        # (Actor._construct makes the state of every incarnation with a copy of these lines)
         self._actor = actor
         self._incarnation = actor.incarnation
         self.id = actor.id

@@ -29,6 +29,7 @@ work without it.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -37,12 +38,12 @@ from .alarms import alarm_time
 from .context import active
 from .store import DELETED
 from .values import Blob, clone_in, clone_out, key_bytes, value_bytes
-from .writequeue import NO_CHANGE, WriteBatch, WriteQueue
+from .writequeue import _CONFIRM, NO_CHANGE, WriteBatch, WriteQueue
 
 if TYPE_CHECKING:
     from .actor import Actor
 
-__all__ = ['Held', 'Storage', 'StorageResult']
+__all__ = ['Held', 'Storage', 'StorageResult', 'storage_settings']
 
 _MISSING: Any = object()
 
@@ -68,7 +69,18 @@ class Held:
 
 
 _DONE = StorageResult(None)
-_new_result = StorageResult.__new__
+_new_result = StorageResult.__new__   # (a storage read that misses makes one)
+_NO_TXNS: Any = ()   # stands for the empty list of open transactions
+
+
+def storage_settings(cfg: Any, backend: str) -> tuple[str, bool, int, float, float]:
+    """What every :class:`Storage` of a namespace with this *backend* takes from the config:
+    the backend, whether it is ``'kv'``, the largest SQLite value, the read-miss and the
+    write-confirm time."""
+    kv = backend == 'kv'
+    return (backend, kv, cfg.sqlite_max_row_bytes - cfg.sqlite_row_overhead_bytes,
+            cfg.read_miss_ms_kv if kv else cfg.read_miss_ms_sqlite,
+            cfg.write_confirm_ms_kv if kv else cfg.write_confirm_ms_sqlite)
 
 
 class Storage(WriteQueue):
@@ -79,14 +91,23 @@ class Storage(WriteQueue):
                  'draining', 'overlay')
 
     def __init__(self, actor: Actor) -> None:
-        super().__init__(actor)
+        # WriteQueue.__init__(actor), written out: an object makes a new storage every
+        # time it wakes
+        self._actor = actor
+        self._trace = actor._trace
+        sim = actor.sim
+        self._env = sim.env
+        self._faults = sim.faults
+        self.callbacks = _CONFIRM
+        self.incarnation = actor.incarnation   # this queue's, even after a deploy moves on
+        self.open = None
+        self.pending = deque()
+        self._seq = 0
+        self.dead = False
+        self.retired_to = None
         self._store = actor.store
-        cfg = actor.sim.config
-        self.backend = actor.namespace.storage
-        self._kv = kv = self.backend == 'kv'
-        self._max_row = cfg.sqlite_max_row_bytes - cfg.sqlite_row_overhead_bytes
-        self._miss_ms = cfg.read_miss_ms_kv if kv else cfg.read_miss_ms_sqlite
-        self._confirm_ms = cfg.write_confirm_ms_kv if kv else cfg.write_confirm_ms_sqlite
+        self.backend, self._kv, self._max_row, self._miss_ms, self._confirm_ms = \
+            actor.namespace.storage_settings
         self._meters = actor.meters
         self.overlay: dict[str, tuple[Any, int]] = {}
         self.cached: set[str] = set()
@@ -95,8 +116,9 @@ class Storage(WriteQueue):
         self._alarm_overlay: tuple[float | None, int] | None = None
         self.draining = False
         # open transactions, innermost last, with the invocation running each: inside a
-        # transaction's callback, ctx.storage calls are part of the transaction
-        self._txns: list[tuple[Any, Any]] = []
+        # transaction's callback, ctx.storage calls are part of the transaction (a list from
+        # the first transaction on)
+        self._txns: list[tuple[Any, Any]] = _NO_TXNS
         self._direct = 0
 
     # -- transactions -----------------------------------------------------------------------
@@ -227,8 +249,11 @@ class Storage(WriteQueue):
                 result.value = value
                 result.delay = 0.0
                 return result
-            return StorageResult(value, self._miss_ms if not self._actor.sim.faults.storage_spikes
-                                 else self._miss())
+            result = _new_result(StorageResult)   # StorageResult(value, delay), written out
+            result.value = value
+            result.delay = self._miss_ms if not self._actor.sim.faults.storage_spikes \
+                else self._miss()
+            return result
         found: dict[str, Any] = {}
         all_hit = True
         for k in sorted(set(self._keys(key, 'get'))):
@@ -419,9 +444,18 @@ class Storage(WriteQueue):
     def set_alarm(self, scheduled_time: Any) -> StorageResult:
         """Set (or replace) the object's one alarm, at *scheduled_time* epoch ms (a number
         or a ``datetime``). A time in the past fires almost at once."""
-        self._live()
-        epoch = alarm_time(self._actor, scheduled_time)
-        self._write_alarm(epoch)
+        if self.draining or self.dead:
+            self._live()
+        actor = self._actor
+        epoch = alarm_time(actor, scheduled_time)
+        # self._write_alarm(epoch), written out (an agent sets its alarm at every run)
+        batch = self.open
+        if batch is None:
+            batch = self._batch()
+        batch.alarm = epoch
+        self._alarm_overlay = (epoch, batch.seq)
+        if actor.alarm is None:
+            actor.alarm_state()
         self._meters['rows_written' if self.backend == 'sqlite' else 'write_units'] += 1
         if self._trace.full:
             self._event('alarm_set', f'{epoch - self._actor.sim.config.start_epoch_ms:g} ms')
@@ -461,28 +495,37 @@ class Storage(WriteQueue):
     # -- what a confirmation does (see dosim.writequeue) -------------------------------------
     def _apply_confirmed(self, batch: WriteBatch) -> None:
         """A batch is confirmed: it becomes durable, and reads stop needing its overlay."""
-        writes, seq, store = batch.writes, batch.seq, self._store
-        if batch.clear or store._sorted is not None:
-            store.apply(writes, batch.clear)
-            data = None
-        else:   # store.apply(writes, False) without a sorted index: written out in the loop
-            data = store.data
+        store = self._store
         overlay = self.overlay
-        for key, stored in writes.items():
-            if data is not None:
+        seq = batch.seq
+        if batch.clear or store._sorted is not None:
+            store.apply(batch.writes, batch.clear)
+            for key in batch.writes:
+                entry = overlay.get(key)
+                if entry is not None and entry[1] == seq:
+                    del overlay[key]
+        else:   # store.apply(batch.writes, False) with no key index, written out
+            data = store.data
+            for key, stored in batch.writes.items():
                 if stored is DELETED:
                     data.pop(key, None)
                 else:
                     data[key] = stored
-            entry = overlay.get(key)
-            if entry is not None and entry[1] == seq:
-                del overlay[key]
+                entry = overlay.get(key)
+                if entry is not None and entry[1] == seq:
+                    del overlay[key]
         if self._clear_seq == batch.seq:
             self._clear_seq = None
         if batch.alarm is not NO_CHANGE:
             if self._alarm_overlay is not None and self._alarm_overlay[1] == batch.seq:
                 self._alarm_overlay = None
-            self._actor.alarm_state().commit(batch.alarm)
+            alarm = self._actor.alarm
+            if alarm is None:
+                alarm = self._actor.alarm_state()
+            if alarm.running is not None:   # the case of alarm.commit() during a run, written out
+                alarm.set_during_run = alarm.stored = batch.alarm
+            else:
+                alarm.commit(batch.alarm)
 
     def _confirm_delay(self) -> float:
         faults = self._actor.sim.faults

@@ -119,23 +119,27 @@ class _Table:
         return self._frame.copy()
 
 
-class _Columns:
-    """Rows kept column by column, one list per column: appending a row makes no new object
-    (a million lifecycle intervals cost a third of the memory of a million tuples, and the
-    garbage collector never looks at them). The frame is built from rebuilt row tuples, so
-    pandas infers exactly the dtypes it would from tuples."""
+class _Intervals:
+    """Closed lifecycle intervals, kept flat in one list: the six fields of an interval's
+    ``row`` (namespace, object, incarnation, state, start, reason), then its end (see
+    :meth:`dosim.lifecycle.Lifecycle.enter`). Closing an interval makes no new object (a
+    million intervals cost a third of the memory of a million tuples, and the garbage
+    collector never looks at them). The frame is built from rebuilt row tuples, so pandas
+    infers exactly the dtypes it would from tuples."""
 
-    __slots__ = ('cols', 'columns')
+    __slots__ = ('values',)
 
-    def __init__(self, columns: list[str]) -> None:
-        self.columns = columns
-        self.cols: tuple[list[Any], ...] = tuple([] for _ in columns)
+    def __init__(self) -> None:
+        self.values: list[Any] = []
 
     def __len__(self) -> int:
-        return len(self.cols[0])
+        return len(self.values) // 7
 
     def frame(self, extra: list[tuple[Any, ...]]) -> pd.DataFrame:
-        return pd.DataFrame(list(zip(*self.cols, strict=True)) + extra, columns=self.columns)
+        v = self.values
+        columns = (v[0::7], v[1::7], v[2::7], v[3::7], v[4::7], v[6::7], v[5::7])  # end, reason
+        rows = list(zip(*columns, strict=True))
+        return pd.DataFrame(rows + extra, columns=LIFECYCLE_COLUMNS)
 
 
 class Trace:
@@ -148,7 +152,8 @@ class Trace:
         self._clock = clock  # the SimPy environment, for open intervals
         self._events = _Table(EVENT_COLUMNS)
         self._requests = _Table(REQUEST_COLUMNS)
-        self._lifecycle = _Columns(LIFECYCLE_COLUMNS)
+        self._lifecycle = _Intervals()
+        self.intervals = self._lifecycle.values   # extended directly by Lifecycle.enter
         self._alarms = _Table(ALARM_COLUMNS)
         self._faults = _Table(FAULT_COLUMNS)
         self.fault_rows = self._faults.rows
@@ -156,7 +161,7 @@ class Trace:
         self.write_rows = self._writes.rows
         self._batches = _Table(BATCH_COLUMNS)
         self.batch_rows = self._batches.rows
-        self._holders: list[Any] = []   # every object's lifecycle, in order of first state
+        self.holders: list[Any] = []   # every object's lifecycle, in order of first state
         self.event_rows = self._events.rows  # appended to directly on the hot path
         self.request_rows = self._requests.rows
         self.alarm_rows = self._alarms.rows
@@ -169,41 +174,6 @@ class Trace:
         """Record one runtime event at the current time (only at level ``full``)."""
         if self.full:
             self.event_rows.append((self._clock._now, ns, obj, inc, kind, rid, detail))
-
-    def state(self, holder: Any, ns: str, obj: str, inc: int, state: str,
-              reason: str = '') -> None:
-        """Close the object's open lifecycle interval and open one in *state*. *holder*
-        (the object's :class:`~dosim.lifecycle.Lifecycle`) keeps its open interval
-        (``row``) and the one closed just before (``held``).
-
-        An interval that would last no time is dropped, and the one before it resumes if
-        it was in the same state: an object that is idle, busy for an instant, then idle
-        again shows one idle interval."""
-        now = self._clock._now
-        cur = holder.row
-        if cur is not None:
-            if cur[3] == state and cur[2] == inc:
-                return
-            prev = holder.held
-            if cur[4] == now:
-                if prev is not None and prev[3] == state and prev[2] == inc and prev[5] == now:
-                    holder.held = None
-                    holder.row = (prev[0], prev[1], prev[2], prev[3], prev[4], prev[6])
-                    return
-            else:
-                if prev is not None:   # a closed interval, for good: into the columns
-                    ns_, obj_, inc_, state_, start_, end_, reason_ = self._lifecycle.cols
-                    ns_.append(prev[0])
-                    obj_.append(prev[1])
-                    inc_.append(prev[2])
-                    state_.append(prev[3])
-                    start_.append(prev[4])
-                    end_.append(prev[5])
-                    reason_.append(prev[6])
-                holder.held = (cur[0], cur[1], cur[2], cur[3], cur[4], now, cur[5])
-        else:
-            self._holders.append(holder)
-        holder.row = (ns, obj, inc, state, now, reason)
 
     # -- frames -------------------------------------------------------------------------
     @property
@@ -238,8 +208,9 @@ class Trace:
     @property
     def lifecycle(self) -> pd.DataFrame:
         now = self._clock.now
-        holders = self._holders
-        still_open = [h.held for h in holders if h.held is not None]
+        holders = self.holders
+        still_open = [(*h.held[0][:5], h.held[1], h.held[0][5]) for h in holders
+                      if h.held is not None]
         still_open += [(*h.row[:5], now, h.row[5]) for h in holders]
         frame = self._lifecycle.frame(still_open)
         return frame.sort_values(['start_ms', 'namespace', 'object'], kind='stable').reset_index(

@@ -175,6 +175,8 @@ def start_transaction(storage: Storage, fn: Callable[..., Any]) -> Nested | Stor
     if not callable(fn):
         raise TypeError(f'storage.transaction(fn): fn must be callable, got {fn!r}')
     txn = Transaction(storage)
+    if not storage._txns:
+        storage._txns = []   # the first transaction (Storage starts with an empty tuple)
     storage._txns.append((txn, active.invocation))
     try:
         result = fn(txn)
