@@ -30,16 +30,52 @@ cost; ``tests/test_inflight.py`` pins it down, ties included.
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .websocket import WebSocket
 
-__all__ = ['TRIM', 'Noop', 'Received', 'arm', 'catch_up', 'send']
+__all__ = ['TRIM', 'Flight', 'Noop', 'Received', 'arm', 'catch_up', 'send']
 
 #: a client's queue is trimmed (its arrived messages handed over) when it holds this many
 TRIM = 32
+#: ... and its arrays lose their handed-over front once it is this long (and half of them)
+COMPACT = 256
+
+
+class Flight:
+    """The messages in flight to one client, in send order (which is arrival order): their
+    arrival times and reserved event ids in flat arrays, the messages in a list, and
+    ``head``, the first not yet handed over. Flat arrays hold a message's key without a
+    tuple, a float and an int object, and hand arrived messages over with one slice."""
+
+    __slots__ = ('at', 'eids', 'head', 'msgs')
+
+    def __init__(self) -> None:
+        self.at = array('d')      # arrival times (ms)
+        self.eids = array('q')    # reserved event ids
+        self.msgs: list[Any] = []
+        self.head = 0
+
+    def __len__(self) -> int:   # messages still in flight
+        return len(self.msgs) - self.head
+
+    def hand_over(self, cut: int) -> list[Any]:
+        """The messages from ``head`` up to *cut*, now handed over; drops the front of the
+        arrays once they are all handed over, or are long and mostly handed over."""
+        msgs = self.msgs
+        out = msgs[self.head:cut]
+        if cut == len(msgs):
+            del self.at[:], self.eids[:], msgs[:]
+            cut = 0
+        elif cut >= COMPACT and 2 * cut >= len(msgs):
+            del self.at[:cut], self.eids[:cut], msgs[:cut]
+            cut = 0
+        self.head = cut
+        return out
 
 
 class Received(list):  # type: ignore[type-arg]
@@ -143,10 +179,13 @@ def send(env: Any, client: WebSocket, delay: float, message: Any) -> None:
         arrive = client._last_arrival
     client._last_arrival = arrive
     eid = next(env._eid)
-    flying = client._flying   # made when the object accepted the socket (SocketHub.adopt)
-    if len(flying) >= TRIM and flying[0][0] < now:   # hand over what has arrived by now
-        catch_up(client)
-    flying.append((arrive, eid, message))
+    flight = client._flying   # made when the object accepted the socket (SocketHub.adopt)
+    head = flight.head
+    if len(flight.msgs) - head >= TRIM and flight.at[head] < now:   # hand over what has
+        catch_up(client)                                             # arrived by now
+    flight.at.append(arrive)
+    flight.eids.append(eid)
+    flight.msgs.append(message)
     if arrive > env.last_in_flight:   # the latest yet: the run lasts until it arrives
         env.last_in_flight = arrive
         heappush(env._queue, (arrive, 1, eid, Noop()))
@@ -156,35 +195,35 @@ def send(env: Any, client: WebSocket, delay: float, message: Any) -> None:
 
 def catch_up(client: WebSocket) -> None:
     """Deliver every message to *client* that has arrived by the event now processed."""
-    flying = client._flying
-    if not flying:
+    flight = client._flying
+    at, head, n = flight.at, flight.head, len(flight.msgs)
+    if head == n:
         return
     # arrived: (arrival, NORMAL, eid) <= the key (time, priority, eid) of the event now
     time, priority, eid = client._env.key[:3]
-    if client._waiters:   # (then only the armed first message has arrived)
-        while flying and _arrived(flying[0], time, priority, eid):
-            client._deliver(flying.popleft()[2])
+    if at[n - 1] < time:   # all of them (the common case)
+        cut = n
+    else:   # arrivals only grow: those before time, then those at time with an earlier key
+        cut = bisect_left(at, time, head, n)
+        eids = flight.eids
+        while cut < n and at[cut] == time and (1, eids[cut]) <= (priority, eid):
+            cut += 1
+    if cut == head:
         return
-    append, popleft = client.received.append, flying.popleft
-    while flying:   # client._deliver(message), written out: nobody waits
-        head = flying[0]
-        if head[0] < time or (head[0] == time and (1, head[1]) <= (priority, eid)):
-            append(popleft()[2])
-        else:
-            return
-
-
-def _arrived(entry: tuple[float, int, Any], time: float, priority: int, eid: int) -> bool:
-    """Whether the message *entry* has arrived by the event at (time, priority, eid)."""
-    return entry[0] < time or (entry[0] == time and (1, entry[1]) <= (priority, eid))
+    if client._waiters:   # one by one: each may be what a waiter gets
+        for message in flight.hand_over(cut):
+            client._deliver(message)
+    else:   # client._deliver(message) for each, written out: nobody waits
+        client.received.extend(flight.hand_over(cut))
 
 
 def arm(client: WebSocket) -> None:
     """Put the first message in flight to *client* into SimPy's queue, under its own key
     (someone waits in ``receive()``)."""
-    head = client._flying[0]
+    flight = client._flying
     client._armed = True
-    heappush(client._env._queue, (head[0], 1, head[1], _Head(client)))
+    heappush(client._env._queue, (flight.at[flight.head], 1, flight.eids[flight.head],
+                                  _Head(client)))
 
 
 class _Head:

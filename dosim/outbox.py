@@ -102,10 +102,13 @@ class Outbox:
             if arrive < client._last_arrival:   # one ordered stream
                 arrive = client._last_arrival
             client._last_arrival = arrive
-            flying = client._flying
-            if len(flying) >= trim and flying[0][0] < now:
+            flight = client._flying
+            msgs, head = flight.msgs, flight.head
+            if len(msgs) - head >= trim and flight.at[head] < now:
                 catch_up(client)
-            flying.append((arrive, eid, message))
+            flight.at.append(arrive)
+            flight.eids.append(eid)
+            msgs.append(message)
             if arrive > last:   # the latest yet: the run lasts until it arrives (see Noop)
                 last = arrive
                 heappush(queue, (arrive, 1, eid, Noop()))

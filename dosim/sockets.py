@@ -10,9 +10,9 @@ object's sends at the output gate, meters incoming messages, and closes everythi
 from __future__ import annotations
 
 import math
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from .inflight import Flight
 from .inflight import send as in_flight
 from .websocket import RESET_REASON, SocketEvent, WebSocket, WebSocketRequestResponsePair
 
@@ -46,7 +46,7 @@ class SocketHub:
             ws._outbox = self.actor.sim.outbox
         client = ws.peer
         if client._flying is None:   # where its messages will wait (dosim.inflight)
-            client._flying = deque()
+            client._flying = Flight()
             client._env = self.actor.sim.env
         ws.hibernatable = hibernatable
         ws.tags = tags

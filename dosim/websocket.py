@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from simpy.events import Event
 
-from .inflight import Received, arm, catch_up
+from .inflight import Flight, Received, arm, catch_up
 from .values import clone_in, clone_out, value_bytes
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ class WebSocket:
         self._waiters: deque[Event] = deque()
         self._attachment: Any = None
         self._last_arrival = -math.inf
-        self._flying: deque[tuple[float, int, Any]] | None = None   # in flight to a client
+        self._flying: Flight | None = None   # messages in flight to a client
         self._armed = False   # its first message is in SimPy's queue (someone waits)
         self._env: Any = None
         # a server end's batches (dosim.outbox), its object's SocketHub and its way to its
