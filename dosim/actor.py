@@ -109,22 +109,6 @@ class Actor:
         if self._trace.full:
             self._trace.event(self.ns_name, self.label, self.incarnation, kind, rid, detail)
 
-    # -- what the lifecycle asks -------------------------------------------------------------
-    def is_busy(self) -> bool:
-        """An event in progress or queued, or writes not yet confirmed."""
-        if self.live or self.calls or self.ready:
-            return True
-        storage = self.storage
-        if storage is not None and (storage.open is not None or storage.pending):
-            return True   # not storage.gate_open
-        return self.alarm is not None and self.alarm.running is not None
-
-    def can_hibernate(self) -> bool:
-        """No standard WebSocket open and no outbound call pending."""
-        if self.outbound:
-            return False
-        return self._sockets is None or not self._sockets.open_standard()
-
     @property
     def sockets(self) -> SocketHub:
         """The runtime's side of this object's WebSockets, created on first use."""
@@ -187,19 +171,6 @@ class Actor:
         """An alarm fires: it queues like any event."""
         if self._trace.full:
             self.event('alarm_fired', run.rid, f'retry {run.info.retry_count}')
-        if self.running is None and not self.ready and not self._dispatching and (
-                self.instance is None or self.lifecycle.state == 'active'):
-            # the first case of self._queue_event(_ALARM, run), written out (an agent's
-            # alarm finds it hibernated, every time)
-            self._dispatching = True
-            try:
-                if run.alarm.queued is run:
-                    self._start(run, _ALARM)
-            finally:
-                self._dispatching = False
-            if self.ready and self.running is None:
-                self._dispatch()
-            return
         self._queue_event(_ALARM, run)
 
     def deliver_event(self, item: Any) -> None:

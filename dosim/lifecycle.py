@@ -142,7 +142,8 @@ class Lifecycle:
         actor = self.actor
         if actor.instance is None:
             return
-        # actor.is_busy(), written out (an alarm run asks three times)
+        # busy: an event in progress or queued, an alarm running, or writes not yet
+        # confirmed (not storage.gate_open)
         storage = actor.storage
         alarm = actor.alarm
         if actor.live or actor.calls or actor.ready or (storage is not None and (
@@ -159,7 +160,7 @@ class Lifecycle:
             self.enter('idle')
         elif not actor.outbound and (actor._sockets is None or
                                      not actor._sockets.open_standard()):
-            # actor.can_hibernate(), written out
+            # it can hibernate: no outbound call pending, no standard WebSocket open
             if self.state != 'idle_hibernatable':
                 self.enter('idle_hibernatable')
             self._deadline = (self.since + self._cfg.hibernate_after_ms, 'hibernate')
