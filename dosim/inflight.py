@@ -24,8 +24,12 @@ order: a WebSocket is one ordered stream) and hands them over when someone looks
 * a client's queue is also trimmed when messages are sent to it (arrived ones handed over
   once it holds :data:`TRIM`), so that it never holds many more than are in flight.
 
+A broadcast (a batch of sends, :mod:`dosim.outbox`) does not even go into each client's
+queue: it becomes one row of the object's :class:`~dosim.fanout.Fanout`, a matrix with a
+column per client, and a client's column comes after its own queue when it is caught up.
+
 The result is the same sequence of states as one event per delivery, at a fraction of the
-cost; ``tests/test_inflight.py`` pins it down, ties included.
+cost; ``tests/test_inflight.py`` and ``tests/test_fanout.py`` pin it down, ties included.
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .websocket import WebSocket
 
-__all__ = ['TRIM', 'Flight', 'Noop', 'Received', 'arm', 'catch_up', 'send']
+__all__ = ['TRIM', 'Flight', 'Noop', 'Received', 'arm', 'catch_up', 'catch_up_own', 'clamp',
+           'in_flight', 'pending', 'send']
 
 #: a client's queue is trimmed (its arrived messages handed over) when it holds this many
 TRIM = 32
@@ -89,7 +94,7 @@ class Received(list):  # type: ignore[type-arg]
 
     def _now(self) -> list[Any]:
         ws = self._ws
-        if ws._flying:
+        if ws._flying or ws._fan is not None:
             catch_up(ws)
         return self
 
@@ -170,14 +175,31 @@ class Noop:
         return False
 
 
+def clamp(client: WebSocket, arrive: float) -> float:
+    """*arrive*, or later: behind the last message or close sent to *client* (one ordered
+    stream); it is now the last one. Kept in the client's column while it has one."""
+    fan = client._fan
+    if fan is None:
+        if arrive < client._last_arrival:
+            arrive = client._last_arrival
+        client._last_arrival = arrive
+        return arrive
+    last = fan.last
+    col = client._col
+    if arrive < last[col]:
+        arrive = float(last[col])
+    last[col] = arrive
+    return arrive
+
+
 def send(env: Any, client: WebSocket, delay: float, message: Any) -> None:
     """Put *message* in flight to *client*, arriving *delay* ms from now, after whatever
     was sent to it before (one ordered stream)."""
     now = env._now
-    arrive = now + delay
-    if arrive < client._last_arrival:
-        arrive = client._last_arrival
-    client._last_arrival = arrive
+    fan = client._fan
+    if fan is not None and fan.cur[client._col] != fan.n:   # its column's messages first
+        fan.settle(client)
+    arrive = clamp(client, now + delay)
     eid = next(env._eid)
     flight = client._flying   # made when the object accepted the socket (SocketHub.adopt)
     head = flight.head
@@ -193,14 +215,45 @@ def send(env: Any, client: WebSocket, delay: float, message: Any) -> None:
         arm(client)
 
 
+def pending(client: WebSocket) -> bool:
+    """Whether *client* may have messages in flight (in its own queue or its column)."""
+    return bool(client._flying) or client._fan is not None
+
+
+def in_flight(client: WebSocket) -> int:
+    """How many messages to *client* are still held in flight (not yet handed over)."""
+    count = len(client._flying) if client._flying is not None else 0
+    fan = client._fan
+    if fan is not None:
+        start = fan.cur[client._col]
+        count += int(fan.inc[start:fan.n, client._col].sum())
+    return count
+
+
 def catch_up(client: WebSocket) -> None:
-    """Deliver every message to *client* that has arrived by the event now processed."""
+    """Deliver every message to *client* that has arrived by the event now processed: its
+    own queue, then (once that is empty) its column of broadcasts (:mod:`dosim.fanout`)."""
+    # arrived: (arrival, NORMAL, eid) <= the key (time, priority, eid) of the event now
+    time, priority, eid = client._env.key[:3]
+    if client._flying and not _own(client, time, priority, eid):
+        return   # some of its own queue is still in flight: its column comes after it
+    fan = client._fan
+    if fan is not None:
+        fan.catch_up(client, time, priority, eid)
+
+
+def catch_up_own(client: WebSocket) -> None:
+    """:func:`catch_up` for the client's own queue only."""
+    time, priority, eid = client._env.key[:3]
+    _own(client, time, priority, eid)
+
+
+def _own(client: WebSocket, time: float, priority: int, eid: int) -> bool:
+    """Hand over what has arrived of the client's own queue; True if it is now empty."""
     flight = client._flying
     at, head, n = flight.at, flight.head, len(flight.msgs)
     if head == n:
-        return
-    # arrived: (arrival, NORMAL, eid) <= the key (time, priority, eid) of the event now
-    time, priority, eid = client._env.key[:3]
+        return True
     if at[n - 1] < time:   # all of them (the common case)
         cut = n
     else:   # arrivals only grow: those before time, then those at time with an earlier key
@@ -209,12 +262,13 @@ def catch_up(client: WebSocket) -> None:
         while cut < n and at[cut] == time and (1, eids[cut]) <= (priority, eid):
             cut += 1
     if cut == head:
-        return
+        return False
     if client._waiters:   # one by one: each may be what a waiter gets
         for message in flight.hand_over(cut):
             client._deliver(message)
     else:   # client._deliver(message) for each, written out: nobody waits
         client.received.extend(flight.hand_over(cut))
+    return cut == n
 
 
 def arm(client: WebSocket) -> None:

@@ -105,7 +105,7 @@ class Network:
 
     def one_way(self, src: Any, dst: Any) -> float:
         """Milliseconds for one message from *src* to *dst*, jitter and faults included."""
-        if self._outbox.ends:   # a broadcast's draws come first (dosim.outbox)
+        if self._outbox.cols:   # a broadcast's draws come first (dosim.outbox)
             self._outbox.flush()
         a = src if type(src) is Location else getattr(src, 'location', None) or self.where(src)
         b = dst if type(dst) is Location else getattr(dst, 'location', None) or self.where(dst)

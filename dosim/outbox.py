@@ -10,8 +10,12 @@ Every one of those sends is the same message, from the same object, at the same 
 through the same output gate. So the runtime takes them as one *batch*: ``send`` checks
 only what differs from socket to socket (is this end open?), reserves the message's event
 id (its place among events at the same moment, as if it were sent alone) and notes the
-socket. The rest -- the latency draw, the socket's one ordered stream, the message in flight
-(:mod:`dosim.inflight`) -- is done for the whole batch in one loop when it is *flushed*:
+socket. The rest -- the latency draws, the sockets' ordered streams, the messages in flight --
+is done for the whole batch at once when it is *flushed*: as one row of the object's
+:class:`~dosim.fanout.Fanout` (a few array operations for all its clients), or, when some of
+its clients are watched (someone waits in ``receive()``), a fault adds latency, a socket is
+named twice or the batch is small next to the room, one socket after the other into each
+client's own queue (:mod:`dosim.inflight`). Either way the batch is flushed:
 
 * before anything else draws a latency from the network stream
   (:meth:`dosim.network.Network.one_way`), so that each message gets the very draw it would
@@ -27,15 +31,18 @@ recorded, one by one, and nothing is batched.
 
 from __future__ import annotations
 
+from array import array
 from heapq import heappush
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from .inflight import TRIM, Noop, arm, catch_up
 
 if TYPE_CHECKING:
+    from .fanout import Fanout
     from .simulation import Simulation
     from .sockets import SocketHub
-    from .websocket import WebSocket
 
 __all__ = ['Outbox']
 
@@ -44,22 +51,23 @@ class Outbox:
     """The open batch of one simulation (see the module docstring). It is also its own
     flush event in SimPy's queue."""
 
-    __slots__ = ('_due', '_env', '_sim', 'callbacks', 'eids', 'ends', 'hub', 'message')
+    __slots__ = ('_due', '_env', '_sim', 'callbacks', 'cols', 'eids', 'hub', 'ids', 'message')
     _ok = True
 
     def __init__(self, sim: Simulation) -> None:
         self._sim = sim
         self._env = env = sim.env
-        self.eids = env._eid            # SimPy's event ids, to reserve one per message
+        self.ids = env._eid             # SimPy's event ids, to reserve one per message
         self.hub: SocketHub | None = None
         self.message: Any = None        # what the open batch sends (None: no batch open)
-        self.ends: list[tuple[WebSocket, int]] = []   # (server end, reserved event id)
+        self.cols = array('q')          # the column of each send's client (dosim.fanout) ...
+        self.eids = array('q')          # ... and its reserved event id
         self.callbacks: Any = None
         self._due = False               # a flush event waits in SimPy's queue
 
     def open(self, hub: SocketHub, message: Any) -> None:
         """Start a batch of *message* from *hub*'s object (flushing the one before)."""
-        if self.ends:
+        if self.cols:
             self.flush()
         self.hub = hub
         self.message = message
@@ -74,38 +82,74 @@ class Outbox:
         self.flush()
 
     def flush(self) -> None:
-        """Put every message of the batch in flight, in the order sent; close the batch.
-
-        :meth:`dosim.network.Network.one_way` and :func:`dosim.inflight.send`, written
-        out for a loop over many sockets."""
-        ends, message, hub = self.ends, self.message, self.hub
-        self.ends, self.message, self.hub = [], None, None
-        if not ends:
+        """Put every message of the batch in flight, in the order sent; close the batch."""
+        cols, eids, message, hub = self.cols, self.eids, self.message, self.hub
+        self.message, self.hub = None, None
+        if not cols:
             return
+        self.cols, self.eids = array('q'), array('q')
+        fan = hub.fan
+        net = self._sim.network
+        jitter, draw, power = net._jitter_scale, net._random, net._pareto_power
+        # the latency draws, in the order sent (the same arithmetic as Network.one_way)
+        draws = [jitter * ((1.0 - draw()) ** power - 1.0) for _ in cols] if jitter else None
+        at = np.frombuffer(cols, dtype=np.int64)
+        if (fan.watched or self._sim.faults.latency_spikes or 4 * len(cols) < len(fan.clients)
+                or not fan.open_row(at)):
+            self._one_by_one(fan, cols, eids, draws, message, hub)
+            return
+        if fan.unplaced:   # the first message to some client: where it is
+            for col in at[np.isnan(fan.base[at])].tolist():
+                fan.base[col] = self._route(fan, col, hub)[1]
+                fan.unplaced -= 1
+        base = fan.base[at]
+        env = self._env
+        arrive = env._now + (base + np.array(draws) if draws is not None else base)
+        np.maximum(arrive, fan.last[at], out=arrive)   # behind each client's last message
+        fan.last[at] = arrive
+        fan.push(message, cols, eids)
+        i = int(arrive.argmax())
+        top = float(arrive[i])
+        if top > env.last_in_flight:   # the latest yet: the run lasts until it arrives (Noop)
+            env.last_in_flight = top
+            heappush(env._queue, (top, 1, eids[i], Noop()))
+
+    def _route(self, fan: Fanout, col: int, hub: SocketHub) -> tuple[Any, ...]:
+        """(client, latency without jitter, the client's place) of a column's socket."""
+        client = fan.clients[col]
+        ws = client.peer
+        route = ws._route
+        if route is None:
+            net = self._sim.network
+            route = ws._route = (client, net.base_ms(hub.actor, client.origin),
+                                 net.where(client.origin))
+        return route
+
+    def _one_by_one(self, fan: Fanout, cols: array[int], eids: array[int],
+                    draws: list[float] | None, message: Any, hub: SocketHub) -> None:
+        """The batch one socket after the other, each message into its client's own queue
+        (:func:`dosim.inflight.send`, written out for a loop over many sockets)."""
         actor, sim, env = hub.actor, self._sim, self._env
         now, queue, last = env._now, env._queue, env.last_in_flight
-        net, faults = sim.network, sim.faults
-        jitter, draw, power = net._jitter_scale, net._random, net._pareto_power
-        spikes, trim = faults.latency_spikes, TRIM
-        for ws, eid in ends:
-            route = ws._route
-            if route is None:   # the first message on this socket: where its client is
-                client = ws.peer
-                route = ws._route = (client, net.base_ms(actor, client.origin),
-                                     net.where(client.origin))
-            client, ms, place = route
-            if jitter:
-                ms += jitter * ((1.0 - draw()) ** power - 1.0)
+        faults = sim.faults
+        spikes, trim, lasts = faults.latency_spikes, TRIM, fan.last
+        for i, col in enumerate(cols):
+            client, ms, place = self._route(fan, col, hub)
+            if draws is not None:
+                ms += draws[i]
             if spikes:
                 ms += faults.latency_extra(actor.location, place)
             arrive = now + ms
-            if arrive < client._last_arrival:   # one ordered stream
-                arrive = client._last_arrival
-            client._last_arrival = arrive
+            if fan.cur[col] != fan.n:   # its column's messages come first
+                fan.settle(client)
+            if arrive < lasts[col]:   # one ordered stream
+                arrive = float(lasts[col])
+            lasts[col] = arrive
             flight = client._flying
             msgs, head = flight.msgs, flight.head
             if len(msgs) - head >= trim and flight.at[head] < now:
                 catch_up(client)
+            eid = eids[i]
             flight.at.append(arrive)
             flight.eids.append(eid)
             msgs.append(message)

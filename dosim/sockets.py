@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from .inflight import Flight
+from .fanout import Fanout
+from .inflight import Flight, clamp
 from .inflight import send as in_flight
 from .websocket import RESET_REASON, SocketEvent, WebSocket, WebSocketRequestResponsePair
 
@@ -32,6 +33,7 @@ class SocketHub:
         self.auto_response: WebSocketRequestResponsePair | None = None
         self.sends = 0
         self._tagged: dict[str | None, list[WebSocket]] = {}   # hibernatable(tag), until a change
+        self.fan: Fanout | None = None   # broadcasts in flight to the clients (dosim.fanout)
 
     # -- accepting ------------------------------------------------------------------------
     def adopt(self, ws: WebSocket, hibernatable: bool, tags: tuple[str, ...]) -> None:
@@ -42,12 +44,15 @@ class SocketHub:
             )
         ws.actor = self.actor
         ws._hub = self
-        if not self.actor._trace.full:   # sends may be batched (dosim.outbox)
-            ws._outbox = self.actor.sim.outbox
         client = ws.peer
         if client._flying is None:   # where its messages will wait (dosim.inflight)
             client._flying = Flight()
             client._env = self.actor.sim.env
+        if not self.actor._trace.full and ws._col is None:   # sends may be batched
+            ws._outbox = self.actor.sim.outbox                 # (dosim.outbox) into a
+            if self.fan is None:                               # column (dosim.fanout)
+                self.fan = Fanout(self.actor.sim.env)
+            self.fan.join(ws)
         ws.hibernatable = hibernatable
         ws.tags = tags
         ws.label = self.actor.label
@@ -75,6 +80,11 @@ class SocketHub:
 
     def _forget(self, ws: WebSocket) -> None:
         self._tagged.clear()
+        if ws._col is not None and self.fan is not None:   # its column is free again
+            outbox = self.actor.sim.outbox
+            if outbox.cols:   # (an open batch may still name it)
+                outbox.flush()
+            self.fan.leave(ws)
         if ws in self.sockets:
             self.sockets.remove(ws)
             if not ws.hibernatable:
@@ -168,9 +178,7 @@ class SocketHub:
         """The close travels to the client behind every message sent before it."""
         client = ws.peer
         env = self.actor.sim.env
-        arrive = max(env.now + self.actor.sim.network.one_way(self.actor, client.origin),
-                     client._last_arrival)
-        client._last_arrival = arrive
+        arrive = clamp(client, env.now + self.actor.sim.network.one_way(self.actor, client.origin))
         env.timeout(arrive - env.now).callbacks.append(
             lambda _ev: client._mark_closed(code, reason))
 

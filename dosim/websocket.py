@@ -28,11 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 from simpy.events import Event
 
-from .inflight import Flight, Received, arm, catch_up
+from .inflight import Flight, Received, arm, catch_up, pending
 from .values import clone_in, clone_out, value_bytes
 
 if TYPE_CHECKING:
     from .actor import Actor
+    from .fanout import Fanout
     from .invocation import Invocation
     from .outbox import Outbox
 
@@ -103,6 +104,9 @@ class WebSocket:
         self._last_arrival = -math.inf
         self._flying: Flight | None = None   # messages in flight to a client
         self._armed = False   # its first message is in SimPy's queue (someone waits)
+        self._fan: Fanout | None = None   # a client's column of broadcasts (dosim.fanout) ...
+        self._col: int | None = None      # ... and which column (both ends know it)
+        self._watched = False             # someone waited in receive(): no column messages
         self._env: Any = None
         # a server end's batches (dosim.outbox), its object's SocketHub and its way to its
         # client: (client, latency without jitter, the client's place), from its first send
@@ -123,7 +127,8 @@ class WebSocket:
         out = self._outbox
         if out is not None and message is out.message and self._hub is out.hub and (
                 not self.closed):   # one more socket of a broadcast (dosim.outbox)
-            out.ends.append((self, next(out.eids)))
+            out.cols.append(self._col)
+            out.eids.append(next(out.ids))
             return
         size = _check_message(message)
         if self.closed:
@@ -138,7 +143,8 @@ class WebSocket:
             if out is not None and (
                     storage is None or (storage.open is None and not storage.pending)):
                 out.open(self._hub, message)   # the gate is open: a batch may start here
-                out.ends.append((self, next(out.eids)))
+                out.cols.append(self._col)
+                out.eids.append(next(out.ids))
                 return
             actor.sockets.send(self, message)
         elif peer is not None and peer.actor is not None:
@@ -158,7 +164,7 @@ class WebSocket:
             self.peer.actor.sockets.closed_by_client(self.peer, code, reason)
 
     def _mark_closed(self, code: int, reason: str) -> None:
-        if self._flying:
+        if pending(self):
             catch_up(self)
         self.closed = True
         self.close_code = code
@@ -173,7 +179,7 @@ class WebSocket:
         env = self.actor.sim.env if self.actor else self.peer.actor.sim.env
         event = Event(env)
         event._defused = True
-        if self._flying:
+        if pending(self):
             catch_up(self)
         if self._taken < len(self.received):
             event.succeed(self.received[self._taken])
@@ -182,6 +188,8 @@ class WebSocket:
             event.fail(WebSocketClosedError(self.close_code or 1006, self.close_reason))
         else:
             self._waiters.append(event)
+            if self._fan is not None:   # its next message must be an event: see dosim.fanout
+                self._fan.watch(self)
             if self._flying and not self._armed:
                 arm(self)
         return event

@@ -1,0 +1,188 @@
+"""Broadcasts as rows of a matrix (:mod:`dosim.fanout`): bookkeeping, never behaviour.
+
+At trace level ``summary`` a broadcast to a room's clients becomes one row of the room's
+``Fanout``: latency, the one-ordered-stream clamp and the row for all clients at once. At
+level ``full`` nothing is batched: every message goes into its client's own queue, one by
+one. These tests run the same rooms at both levels and ask for the same thing, to the
+bit: every message, in the same order, seen at the same simulated moment -- with jitter,
+with single sends mixed into broadcasts, with a socket named twice in one step, with
+clients that start waiting half-way, with connections that come and go, and with many more
+broadcasts in flight than the matrix has rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import dosim
+from dosim.fanout import ROWS
+
+
+class Room(dosim.DurableObject):
+    """A broadcasting room with a few extra moves, chosen by the message:
+
+    * ``'solo:<m>'``: ``<m>`` to the sender only (a single send);
+    * ``'twice:<m>'``: ``<m>`` to everyone, and once more to the first client, in one step;
+    * ``'mixed:<m>'``: ``<m>`` to everyone but the sender, then ``'re:<m>'`` to the sender;
+    * ``'bye'``: the object closes the sender's socket;
+    * anything else: to everyone but the sender."""
+
+    def fetch(self, request: Any) -> Any:
+        client, server = dosim.WebSocketPair()
+        self.ctx.accept_websocket(server, ['all'])
+        return dosim.Response(status=101, web_socket=client)
+
+    def websocket_message(self, ws: Any, message: str) -> None:
+        everyone = self.ctx.get_websockets('all')
+        kind, _, text = message.partition(':')
+        if kind == 'solo':
+            ws.send(text)
+        elif kind == 'twice':
+            for other in everyone:
+                other.send(text)
+            everyone[0].send(text)
+        elif kind == 'bye':
+            ws.close(1000, 'bye')
+        else:
+            for other in everyone:
+                if other is not ws:
+                    other.send(text or message)
+            if kind == 'mixed':
+                ws.send(f're:{text}')
+
+
+def run_room(level: str, script: list[tuple[float, int, str]], clients: int = 6,
+             waiters: tuple[int, ...] = (), wait_from: float = 0.0, looks: int = 400,
+             seed: int = 3) -> dict[str, Any]:
+    """Connect *clients* clients, play *script* (time, client, message), let the clients in
+    *waiters* wait in ``receive()`` from *wait_from* on, and look at every client's
+    ``received`` at *looks* moments. Returns what was seen and when."""
+    sim = dosim.Simulation(seed=seed, config=dosim.Config(
+        jitter_scale_ms=8.0, jitter_shape=1.5, uniqueness_check_ms=0.0, trace_level=level))
+    ns = sim.namespace('ROOM', Room)
+    ends: list[Any] = []
+
+    def connect() -> Any:
+        ends.append((yield from dosim.connect_websocket(ns.get_by_name('r'))))
+
+    for _ in range(clients):
+        sim.process(connect())
+    sim.run(until=1_000)
+    woke: list[tuple[int, float, str]] = []
+    seen: list[tuple[float, tuple[int, ...]]] = []
+
+    def say(at: float, who: int, message: str) -> Any:
+        yield sim.timeout(at - sim.now)
+        ends[who].send(message)
+
+    def wait(who: int) -> Any:
+        yield sim.timeout(wait_from - sim.now)
+        while True:
+            try:
+                message = yield ends[who].receive()
+            except dosim.WebSocketClosedError:
+                return
+            woke.append((who, sim.now, message))
+
+    def look() -> Any:
+        end = max(at for at, _, _ in script) + 500
+        for i in range(looks):
+            yield sim.timeout((end - sim.now) / (looks - i))
+            seen.append((sim.now, tuple(len(e.received) for e in ends)))
+
+    for at, who, message in script:
+        sim.process(say(at, who, message))
+    for who in waiters:
+        sim.process(wait(who))
+    sim.process(look())
+    sim.run()
+    return {'received': [list(e.received) for e in ends], 'woke': woke, 'seen': seen,
+            'now': sim.now, 'closed': [e.closed for e in ends]}
+
+
+def same_at_both_levels(**kwargs: Any) -> dict[str, Any]:
+    full = run_room('full', **kwargs)
+    summary = run_room('summary', **kwargs)
+    assert summary == full
+    return summary
+
+
+def test_jittered_broadcasts_arrive_in_order_at_the_same_moments():
+    """Forty messages 5 ms apart with a heavy-tailed jitter: later messages often draw a
+    shorter trip and wait behind the one before them. Every client sees each broadcast at
+    the moment one event per delivery would have shown it (the room gets the messages of
+    different clients in the order they land, not the order sent)."""
+    script = [(2_000 + 5 * i, i % 6, f'm{i}') for i in range(40)]
+    got = same_at_both_levels(script=script)
+    for who, received in enumerate(got['received']):
+        assert sorted(received) == sorted(f'm{i}' for i in range(40) if i % 6 != who)
+    assert got['received'][0] != sorted(got['received'][0], key=lambda m: int(m[1:]))
+
+
+def test_single_sends_between_broadcasts_keep_their_place():
+    """A reply to the sender alone goes into its own queue; broadcasts before and after it
+    sit in its column of the matrix. The client still sees one stream, in send order."""
+    script = [(2_000 + 3 * i, i % 3, f'mixed:{i}' if i % 2 else f'solo:{i}') for i in range(30)]
+    got = same_at_both_levels(script=script, clients=3)
+    assert got['received'][0][:3] == ['0', '1', 're:3']
+
+
+def test_a_socket_named_twice_in_one_step():
+    """The same socket twice in one broadcast: its second copy must land behind its first;
+    the batch goes one socket after the other."""
+    got = same_at_both_levels(script=[(2_000, 1, 'twice:x'), (2_001, 2, 'y')])
+    assert sum(received.count('x') for received in got['received']) == 7
+    assert ['x', 'x', 'y'] in got['received'] or ['x', 'x'] in got['received']
+
+
+def test_clients_that_start_waiting_half_way():
+    """Two clients start waiting in ``receive()`` after 20 broadcasts are already on their
+    way: those move from their column to their own queues, and each wakes at the very
+    moment its message lands."""
+    script = [(2_000 + 2 * i, 5, f'm{i}') for i in range(60)]
+    got = same_at_both_levels(script=script, waiters=(0, 3), wait_from=2_040)
+    assert [m for who, _, m in got['woke'] if who == 0] == [f'm{i}' for i in range(60)]
+
+
+def test_more_broadcasts_in_flight_than_the_matrix_has_rows():
+    """Broadcasts far faster than the trip: more than ROWS are in flight at once, so the
+    matrix grows instead of dropping rows nobody has passed."""
+    script = [(2_000 + 0.01 * i, i % 2, f'm{i}') for i in range(3 * ROWS)]
+    got = same_at_both_levels(script=script, clients=3, looks=50)
+    assert len(got['received'][2]) == 3 * ROWS
+
+
+def test_sockets_that_close_free_their_columns():
+    """Three clients leave (the object closes their sockets) while broadcasts are on their
+    way to them: those still arrive, and each close travels behind them."""
+    script = [(2_000 + 3 * i, i % 3, f'm{i}') for i in range(30)]
+    script += [(2_010 + 20 * k, 3 + k, 'bye') for k in range(3)]
+    got = same_at_both_levels(script=script)
+    assert got['closed'] == [False] * 3 + [True] * 3
+
+
+@pytest.mark.parametrize('level', ['summary', 'requests'])
+def test_a_closed_socket_column_is_reused(level):
+    """A room whose clients come and go does not grow its matrix with every connection
+    ever made: the column of a socket the object closed goes to the next client."""
+    sim = dosim.Simulation(seed=1, config=dosim.Config(trace_level=level))
+    ns = sim.namespace('ROOM', Room)
+
+    def visit(i: int) -> Any:
+        ws = yield from dosim.connect_websocket(ns.get_by_name('r'))
+        ws.send(f'hi{i}')
+        yield sim.timeout(50)
+        ws.send('bye')
+
+    def arrivals() -> Any:
+        for i in range(40):
+            sim.process(visit(i))
+            yield sim.timeout(200)
+
+    sim.process(arrivals())
+    sim.run()
+    hub = next(iter(ns.actors.values())).sockets
+    assert sim.meters['ws_messages_in'].sum() == 80   # 40 clients came, said hi and left
+    assert len(hub.fan.clients) <= 2   # at most two were connected at once
