@@ -11,13 +11,14 @@ which is still several Python steps per delivery. A :class:`Fanout` (one per
   client's messages arrive in the order sent (a WebSocket is one ordered stream);
 * ``inc[row, col]`` says whether the client is in the row at all;
 * ``last[col]`` is each client's last arrival (the one ordered stream's clamp), ``base[col]``
-  its latency without jitter, ``cur[col]`` the first row not yet handed over to it.
+  its latency without jitter, ``cur[col]`` the first row not yet handed over to it (plain
+  lists: they are read one client at a time).
 
-A batch of sends (:mod:`dosim.outbox`) becomes one row with a handful of array operations:
-latency, clamp and the row itself for all its clients at once. Nothing else changes: a
-client's messages are handed over when someone looks, exactly as in :mod:`dosim.inflight`
-(the arrival key of a message in a row is ``(at, NORMAL, event id)``, the event id reserved
-when it was sent). The rules that keep the two places in step:
+A batch of sends (:mod:`dosim.outbox`) becomes one row: a short loop computes each client's
+arrival; the rows are written into the matrix many at a time, when someone needs it.
+Nothing else changes: a client's messages are handed over when someone looks, exactly as
+in :mod:`dosim.inflight` (the arrival key of a message in a row is ``(at, NORMAL, event
+id)``, the event id reserved when it was sent). The rules that keep the two places in step:
 
 * a client's messages wait in its own queue first, then in its column: a message put in its
   own queue (a single send) first moves the column's messages there (:meth:`Fanout.settle`);
@@ -32,7 +33,7 @@ when it was sent). The rules that keep the two places in step:
 from __future__ import annotations
 
 import math
-from array import array
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,21 +50,23 @@ COLUMNS = 8  # columns of a new matrix (it doubles when a client needs one more)
 class Fanout:
     """The broadcasts in flight from one object to its clients (see the module docstring)."""
 
-    __slots__ = ('at', 'base', 'clients', 'cur', 'env', 'free', 'inc', 'last', 'msgs', 'n',
-                 'rows', 'unplaced', 'watched')
+    __slots__ = ('at', 'base', 'clients', 'cur', 'env', 'free', 'inc', 'last', 'made', 'msgs',
+                 'n', 'rows', 'unplaced', 'watched')
 
     def __init__(self, env: Any) -> None:
         self.env = env
         self.at = np.full((ROWS, COLUMNS), -math.inf)
-        self.inc = np.zeros((ROWS, COLUMNS), dtype=bool)
-        self.last = np.full(COLUMNS, -math.inf)
-        self.base = np.full(COLUMNS, math.nan)
+        self.inc = np.zeros((ROWS, COLUMNS), dtype=bool)   # rows from n on are all False
+        self.last: list[float] = []                # per column: its last arrival
+        self.base: list[float | None] = []         # per column: latency without jitter
         self.cur: list[int] = []                   # per column: first row not handed over
         self.clients: list[WebSocket | None] = []  # per column: its client end (None: free)
         self.free: list[int] = []                  # columns to reuse
         self.msgs: list[Any] = []                  # per row: the message
-        self.rows: list[tuple[array[int], array[int]]] = []   # per row: columns, event ids
-        self.n = 0                                 # rows in use
+        self.rows: list[tuple[list[int], list[int], list[float]]] = []   # per row: its
+        #                                            columns, event ids and arrivals
+        self.n = 0                                 # rows in use ...
+        self.made = 0                              # ... of which at and inc are written
         self.watched = 0                           # watched clients with a column
         self.unplaced = 0                          # columns whose ``base`` is not known yet
 
@@ -71,20 +74,23 @@ class Fanout:
     def join(self, server: WebSocket) -> None:
         """Give *server*'s client a column."""
         client = server.peer
+        self._make()   # (rows not written yet may name this column for its last client)
         if self.free:
             col = self.free.pop()
             self.cur[col] = self.n
             self.clients[col] = client
+            self.last[col] = client._last_arrival
+            self.base[col] = None
         else:
             col = len(self.clients)
-            if col == self.last.shape[0]:
+            if col == self.at.shape[1]:
                 self._widen()
             self.cur.append(self.n)
             self.clients.append(client)
+            self.last.append(client._last_arrival)
+            self.base.append(None)
         self.at[:, col] = -math.inf
         self.inc[:, col] = False
-        self.last[col] = client._last_arrival
-        self.base[col] = math.nan
         self.unplaced += 1
         server._col = client._col = col
         client._fan = self
@@ -97,10 +103,10 @@ class Fanout:
         if col is None or client._fan is not self:
             return
         self.settle(client)
-        client._last_arrival = float(self.last[col])
+        client._last_arrival = self.last[col]
         if client._watched:
             self.watched -= 1
-        if math.isnan(self.base[col]):
+        if self.base[col] is None:
             self.unplaced -= 1
         client._fan = None
         server._col = client._col = None
@@ -108,43 +114,48 @@ class Fanout:
         self.free.append(col)
 
     def _widen(self) -> None:
-        cols = 2 * self.last.shape[0]
-        rows = self.at.shape[0]
-        at = np.full((rows, cols), -math.inf)
-        inc = np.zeros((rows, cols), dtype=bool)
-        old = self.last.shape[0]
+        rows, old = self.at.shape
+        at = np.full((rows, 2 * old), -math.inf)
+        inc = np.zeros((rows, 2 * old), dtype=bool)
         at[:, :old] = self.at
         inc[:, :old] = self.inc
         self.at, self.inc = at, inc
-        self.last = np.concatenate([self.last, np.full(cols - old, -math.inf)])
-        self.base = np.concatenate([self.base, np.full(cols - old, math.nan)])
 
     # -- rows -------------------------------------------------------------------------------
-    def open_row(self, cols: np.ndarray) -> bool:
-        """Mark *cols* in the next row; False (and nothing marked) if a column is named twice
-        (its clamps then depend on each other: the batch goes one socket after the other)."""
+    def push(self, message: Any, cols: list[int], eids: list[int], arrive: list[float]) -> None:
+        """One broadcast: *message* reaches column ``cols[i]`` at ``arrive[i]`` (clamped
+        already, and in ``last``; no column twice), under event id ``eids[i]``. The row is
+        written into the matrix later, with others (:meth:`_make`)."""
         if self.n == self.at.shape[0]:
             self.trim()
-        row = self.inc[self.n]
-        row[:len(self.clients)] = False
-        row[cols] = True
-        if np.count_nonzero(row) != len(cols):
-            row[cols] = False
-            return False
-        return True
-
-    def push(self, message: Any, cols_q: array[int], eids: array[int]) -> None:
-        """Close the row :meth:`open_row` marked: *message*, sent to columns *cols_q* under
-        event ids *eids*, whose arrivals are now in ``last``."""
-        r = self.n
-        width = len(self.clients)
-        self.at[r, :width] = self.last[:width]
         self.msgs.append(message)
-        self.rows.append((cols_q, eids))
-        self.n = r + 1
+        self.rows.append((cols, eids, arrive))
+        self.n += 1
+
+    def _make(self) -> None:
+        """Write the rows pushed since the last call into ``at`` and ``inc``, all at once:
+        each row's arrivals in its columns, and where a column is not in a row, the column's
+        running maximum (its arrivals only grow, so that is its last arrival)."""
+        made, n = self.made, self.n
+        if made == n:
+            return
+        width = len(self.clients)
+        rows = self.rows[made:n]
+        counts = [len(row[0]) for row in rows]
+        total = sum(counts)
+        cols = np.fromiter(chain.from_iterable(row[0] for row in rows), np.intp, total)
+        where = np.repeat(np.arange(made, n), counts)
+        block = np.full((n - made, width), -math.inf)
+        block[where - made, cols] = np.fromiter(
+            chain.from_iterable(row[2] for row in rows), float, total)
+        if made:
+            np.maximum(block[0], self.at[made - 1, :width], out=block[0])
+        self.at[made:n, :width] = np.maximum.accumulate(block, axis=0)
+        self.inc[where, cols] = True
+        self.made = n
 
     def _eid(self, r: int, col: int) -> int:
-        cols, eids = self.rows[r]
+        cols, eids, _ = self.rows[r]
         return eids[cols.index(col)]
 
     def settle(self, client: WebSocket) -> None:
@@ -153,6 +164,7 @@ class Fanout:
         start, n = self.cur[col], self.n
         if start == n:
             return
+        self._make()
         flight = client._flying
         for i in np.flatnonzero(self.inc[start:n, col]).tolist():
             r = start + i
@@ -177,6 +189,7 @@ class Fanout:
         start, n = self.cur[col], self.n
         if start == n:
             return
+        self._make()
         column = self.at[start:n, col]
         if column[-1] < time:
             cut = n
@@ -199,6 +212,7 @@ class Fanout:
         the rows everyone has passed, and double the rows if that freed less than half."""
         from .inflight import catch_up_own
 
+        self._make()
         n, width = self.n, len(self.clients)
         time = self.env.key[0]
         cur, clients = self.cur, self.clients
@@ -231,9 +245,11 @@ class Fanout:
         if k:
             self.at[:n - k] = self.at[k:n]
             self.inc[:n - k] = self.inc[k:n]
+            self.inc[n - k:n] = False
             del self.msgs[:k], self.rows[:k]
             self.cur = [max(0, c - k) for c in self.cur]
             self.n = n = n - k
+            self.made -= k
         if 2 * n > rows:
             grow = rows
             self.at = np.concatenate([self.at, np.full((grow, self.at.shape[1]), -math.inf)])

@@ -187,7 +187,7 @@ def clamp(client: WebSocket, arrive: float) -> float:
     last = fan.last
     col = client._col
     if arrive < last[col]:
-        arrive = float(last[col])
+        arrive = last[col]
     last[col] = arrive
     return arrive
 
@@ -225,6 +225,7 @@ def in_flight(client: WebSocket) -> int:
     count = len(client._flying) if client._flying is not None else 0
     fan = client._fan
     if fan is not None:
+        fan._make()
         start = fan.cur[client._col]
         count += int(fan.inc[start:fan.n, client._col].sum())
     return count

@@ -31,11 +31,8 @@ recorded, one by one, and nothing is batched.
 
 from __future__ import annotations
 
-from array import array
 from heapq import heappush
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from .inflight import TRIM, Noop, arm, catch_up
 
@@ -60,8 +57,9 @@ class Outbox:
         self.ids = env._eid             # SimPy's event ids, to reserve one per message
         self.hub: SocketHub | None = None
         self.message: Any = None        # what the open batch sends (None: no batch open)
-        self.cols = array('q')          # the column of each send's client (dosim.fanout) ...
-        self.eids = array('q')          # ... and its reserved event id
+        self.cols: list[int] = []       # the column of each send's client (dosim.fanout) ...
+        self.eids: list[int] = []       # ... and its reserved event id (lists: appending to
+        #                                 an array of ints costs twice as much)
         self.callbacks: Any = None
         self._due = False               # a flush event waits in SimPy's queue
 
@@ -87,32 +85,40 @@ class Outbox:
         self.message, self.hub = None, None
         if not cols:
             return
-        self.cols, self.eids = array('q'), array('q')
+        self.cols, self.eids = [], []
         fan = hub.fan
-        net = self._sim.network
-        jitter, draw, power = net._jitter_scale, net._random, net._pareto_power
-        # the latency draws, in the order sent (the same arithmetic as Network.one_way)
-        draws = [jitter * ((1.0 - draw()) ** power - 1.0) for _ in cols] if jitter else None
-        at = np.frombuffer(cols, dtype=np.int64)
         if (fan.watched or self._sim.faults.latency_spikes or 4 * len(cols) < len(fan.clients)
-                or not fan.open_row(at)):
-            self._one_by_one(fan, cols, eids, draws, message, hub)
+                or len(set(cols)) < len(cols)):   # (a socket twice: its clamps chain)
+            self._one_by_one(fan, cols, eids, message, hub)
             return
+        base, last = fan.base, fan.last
         if fan.unplaced:   # the first message to some client: where it is
-            for col in at[np.isnan(fan.base[at])].tolist():
-                fan.base[col] = self._route(fan, col, hub)[1]
-                fan.unplaced -= 1
-        base = fan.base[at]
-        env = self._env
-        arrive = env._now + (base + np.array(draws) if draws is not None else base)
-        np.maximum(arrive, fan.last[at], out=arrive)   # behind each client's last message
-        fan.last[at] = arrive
-        fan.push(message, cols, eids)
-        i = int(arrive.argmax())
-        top = float(arrive[i])
-        if top > env.last_in_flight:   # the latest yet: the run lasts until it arrives (Noop)
+            for col in cols:
+                if base[col] is None:
+                    base[col] = self._route(fan, col, hub)[1]
+                    fan.unplaced -= 1
+        net, env = self._sim.network, self._env
+        jitter, draw, power = net._jitter_scale, net._random, net._pareto_power
+        now, top, top_eid = env._now, env.last_in_flight, None
+        arrivals: list[float] = []
+        put = arrivals.append
+        # Network.one_way's latency (its arithmetic, its draws in the order sent) and
+        # inflight.send's clamp, for each client of the row
+        for col, eid in zip(cols, eids, strict=True):
+            ms = base[col]
+            if jitter:
+                ms += jitter * ((1.0 - draw()) ** power - 1.0)
+            arrive = now + ms
+            if arrive < last[col]:   # one ordered stream
+                arrive = last[col]
+            last[col] = arrive
+            put(arrive)
+            if arrive > top:
+                top, top_eid = arrive, eid
+        fan.push(message, cols, eids, arrivals)
+        if top_eid is not None:   # the latest yet: the run lasts until it arrives (see Noop)
             env.last_in_flight = top
-            heappush(env._queue, (top, 1, eids[i], Noop()))
+            heappush(env._queue, (top, 1, top_eid, Noop()))
 
     def _route(self, fan: Fanout, col: int, hub: SocketHub) -> tuple[Any, ...]:
         """(client, latency without jitter, the client's place) of a column's socket."""
@@ -125,25 +131,26 @@ class Outbox:
                                  net.where(client.origin))
         return route
 
-    def _one_by_one(self, fan: Fanout, cols: array[int], eids: array[int],
-                    draws: list[float] | None, message: Any, hub: SocketHub) -> None:
+    def _one_by_one(self, fan: Fanout, cols: list[int], eids: list[int], message: Any,
+                     hub: SocketHub) -> None:
         """The batch one socket after the other, each message into its client's own queue
         (:func:`dosim.inflight.send`, written out for a loop over many sockets)."""
         actor, sim, env = hub.actor, self._sim, self._env
         now, queue, last = env._now, env._queue, env.last_in_flight
-        faults = sim.faults
+        faults, net = sim.faults, sim.network
+        jitter, draw, power = net._jitter_scale, net._random, net._pareto_power
         spikes, trim, lasts = faults.latency_spikes, TRIM, fan.last
         for i, col in enumerate(cols):
             client, ms, place = self._route(fan, col, hub)
-            if draws is not None:
-                ms += draws[i]
+            if jitter:
+                ms += jitter * ((1.0 - draw()) ** power - 1.0)
             if spikes:
                 ms += faults.latency_extra(actor.location, place)
             arrive = now + ms
             if fan.cur[col] != fan.n:   # its column's messages come first
                 fan.settle(client)
             if arrive < lasts[col]:   # one ordered stream
-                arrive = float(lasts[col])
+                arrive = lasts[col]
             lasts[col] = arrive
             flight = client._flying
             msgs, head = flight.msgs, flight.head
