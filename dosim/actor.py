@@ -259,8 +259,9 @@ class Actor:
 
     def finished(self, inv: Invocation, value: Any, exc: BaseException | None) -> None:
         """*inv*'s handler returned or raised."""
-        if self.live:
-            self.live.discard(inv)
+        live = self.live
+        if live:
+            live.discard(inv)
         inv.on_done(value, exc)
         if self.running is inv:
             self.running = None

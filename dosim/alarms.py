@@ -115,18 +115,32 @@ class AlarmRun:
         inv = alarm.running_inv
         storage = inv.storage if inv is not None else alarm.actor.storage
         self.error = exc
-        storage.when_confirmed(self.confirmed)
+        # storage.when_confirmed(self.confirmed), written out: once per alarm run
+        batch = storage.open
+        if batch is None and storage.pending:
+            batch = storage.pending[-1]
+        if batch is None:
+            self.confirmed()
+        elif batch.waiters is None:
+            batch.waiters = self.confirmed
+        elif batch.waiters.__class__ is list:
+            batch.waiters.append(self.confirmed)
+        else:
+            batch.waiters = [batch.waiters, self.confirmed]
 
-    def confirmed(self) -> None:
-        """The handler ended and its writes are confirmed: the attempt's outcome counts."""
+    def confirmed(self) -> bool | None:
+        """The handler ended and its writes are confirmed: the attempt's outcome counts.
+        True when this ended with the object's ``lifecycle.update()`` (see
+        :meth:`~dosim.writequeue.WriteQueue._confirm`: it need not update again)."""
         alarm = self.alarm
         if alarm.running is not self:
-            return
+            return None
         if self.error is not None:
             alarm.attempt_failed(self, self.error, counted=True)
         else:
             alarm._succeeded(self)
         alarm.actor.lifecycle.update()
+        return True
 
     def too_long(self) -> None:
         """The attempt's wall-time limit passed."""

@@ -41,7 +41,7 @@ class Invocation:
     """A handler run (request, RPC call, alarm, ``block_concurrency_while`` task)."""
 
     __slots__ = (
-        '_error', '_held', '_value', 'actor', 'callbacks', 'cpu_ms', 'dead', 'exclusive',
+        '_error', '_value', 'actor', 'callbacks', 'cpu_ms', 'dead', 'exclusive',
         'frames', 'gen', 'kind', 'on_done', 'rid', 'storage',
     )
     _ok = True   # its own timer in SimPy's queue while it holds the thread (see _hold)
@@ -57,7 +57,8 @@ class Invocation:
         self.exclusive = 0
         self.cpu_ms = 0.0
         self.dead = False
-        # _held, _value, _error and callbacks are set where they are used (_hold, _serve)
+        # _value, _error and callbacks are set where they are used (_hold, _serve): _value
+        # and _error are what to send into the handler next
 
     # -- starting ---------------------------------------------------------------------------
     def start(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
@@ -127,7 +128,13 @@ class Invocation:
                     if target.delay == 0:
                         value = target.value
                         continue
-                    self._hold(target.delay, target.value)   # ... or a miss (as _serve)
+                    # ... or a miss (as _serve): self._hold(target.delay, target.value),
+                    # written out (every read that misses the cache passes here)
+                    self._value = target.value
+                    self._error = None
+                    self.callbacks = _HELD
+                    env = self.actor.sim.env
+                    heappush(env._queue, (env._now + target.delay, 1, next(env._eid), self))
                     return
                 if self._serve(target, storage):
                     return
@@ -203,18 +210,18 @@ class Invocation:
 
     # -- waits that keep the thread ------------------------------------------------------------
     def _hold(self, delay: float, value: Any, exc: BaseException | None = None) -> None:
-        self._held = (value, exc)
+        self._value = value   # what to send in when the hold ends (see _held_event)
+        self._error = exc
         self.callbacks = _HELD
         env = self.actor.sim.env   # wake_after(env, delay, self), written out
         heappush(env._queue, (env._now + delay, 1, next(env._eid), self))
 
     def _held_event(self, _event: Any = None) -> None:
-        if self.dead:   # self.resume(*self._held), written out: every storage miss ends here
-            return
-        value, exc = self._held
+        if self.dead:   # self.resume(self._value, self._error), written out: every storage
+            return      # miss ends here
         prev, active.invocation = active.invocation, self
         try:
-            self._run(value, exc)
+            self._run(self._value, self._error)
         finally:
             active.invocation = prev
 

@@ -50,7 +50,8 @@ class Lifecycle:
     """State, timers and pins of one object (see the module docstring)."""
 
     __slots__ = ('_billed', '_billed_states', '_cfg', '_deadline', '_env', '_timer_at',
-                 '_timer_callbacks', 'actor', 'held', 'pins', 'row', 'since', 'state')
+                 '_timer_callbacks', 'actor', 'held', 'held_end', 'pins', 'row', 'since',
+                 'state')
 
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
@@ -65,15 +66,17 @@ class Lifecycle:
             else BILLED
         self._billed = 'evicted' in self._billed_states
         self.row: tuple[Any, ...] | None = None    # the open interval, for the trace ...
-        self.held: tuple[Any, ...] | None = None   # ... and the one before (see enter)
+        self.held: tuple[Any, ...] | None = None   # ... and the one before (see enter),
+        self.held_end = 0.0                        # which ended then
         self._timer_callbacks = (self._timer,)   # of every timer it sets
 
     # -- states and billing -------------------------------------------------------------------
     def enter(self, state: str, reason: str = '') -> None:
         """Move to *state*, metering the duration of the state left, and keep the trace's
         record: the open interval (``row``: namespace, object, incarnation, state, start,
-        reason) closes and is ``held`` (with its end), and the interval held before goes
-        into the trace for good.
+        reason) closes and is ``held`` (its end in ``held_end``: two fields rather than a
+        pair, which would be one more object per state change), and the interval held
+        before goes into the trace for good.
 
         An interval that would last no time is dropped, and the one before it resumes if
         it was in the same state: an object that is idle, busy for an instant, then idle
@@ -97,18 +100,18 @@ class Lifecycle:
                 return
             prev = self.held
             if cur[4] == now:
-                if prev is not None and prev[1] == now:
-                    row = prev[0]
-                    if row[3] == state and row[2] == inc:
-                        self.held = None
-                        self.row = row
-                        return
+                if prev is not None and self.held_end == now and prev[3] == state and \
+                        prev[2] == inc:
+                    self.held = None
+                    self.row = prev
+                    return
             else:
                 if prev is not None:   # a closed interval, for good
                     intervals = trace.intervals
-                    intervals += prev[0]
-                    intervals.append(prev[1])
-                self.held = (cur, now)
+                    intervals += prev
+                    intervals.append(self.held_end)
+                self.held = cur
+                self.held_end = now
         else:
             trace.holders.append(self)
         self.row = (actor.ns_name, actor.label, inc, state, now, reason)

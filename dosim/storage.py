@@ -251,8 +251,7 @@ class Storage(WriteQueue):
                 return result
             result = _new_result(StorageResult)   # StorageResult(value, delay), written out
             result.value = value
-            result.delay = self._miss_ms if not self._actor.sim.faults.storage_spikes \
-                else self._miss()
+            result.delay = self._miss_ms if not self._faults.storage_spikes else self._miss()
             return result
         found: dict[str, Any] = {}
         all_hit = True

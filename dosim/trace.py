@@ -209,7 +209,7 @@ class Trace:
     def lifecycle(self) -> pd.DataFrame:
         now = self._clock.now
         holders = self.holders
-        still_open = [(*h.held[0][:5], h.held[1], h.held[0][5]) for h in holders
+        still_open = [(*h.held[:5], h.held_end, h.held[5]) for h in holders
                       if h.held is not None]
         still_open += [(*h.row[:5], now, h.row[5]) for h in holders]
         frame = self._lifecycle.frame(still_open)

@@ -158,7 +158,8 @@ class WriteQueue:
         if full:
             self._event('confirm', f'batch {batch.seq}')
         # settled: the last callback ended with lifecycle.update() and changed nothing after
-        # it that the lifecycle looks at (it returned True: a call's reply leaving)
+        # it that the lifecycle looks at (it returned True: a call's reply leaving, an alarm
+        # run's outcome counted)
         waiters = batch.waiters
         if waiters is None:
             settled = False
