@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 
 import pandas as pd
+import pytest
 
 import dosim
 
@@ -58,3 +59,31 @@ def test_same_seed_same_frames():
 def test_another_seed_gives_another_run():
     a, b = model(3).trace.requests, model(4).trace.requests
     assert not a[['object', 'sent_ms']].equals(b[['object', 'sent_ms']])
+
+
+def test_a_run_tunes_the_garbage_collector_and_puts_it_back():
+    """While a simulation runs, Python's cyclic collector looks at new objects less often
+    (a large run keeps many long-lived objects it would visit again and again); the
+    thresholds the program had come back when the run ends, even if it fails."""
+    import gc
+
+    from dosim.simulation import GC_MIDDLE_THRESHOLD, GC_YOUNG_THRESHOLD
+
+    before = gc.get_threshold()
+    seen = []
+    sim = dosim.Simulation(seed=1)
+
+    def look():
+        yield sim.timeout(1)
+        seen.append(gc.get_threshold())
+        raise RuntimeError('a failing process')
+
+    gc.set_threshold(700, 10, 10)
+    try:
+        sim.process(look())
+        with pytest.raises(RuntimeError):
+            sim.run()
+        assert seen == [(GC_YOUNG_THRESHOLD, GC_MIDDLE_THRESHOLD, 10)]
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*before)
