@@ -24,9 +24,11 @@ class Room(dosim.DurableObject):
     """A broadcasting room with a few extra moves, chosen by the message:
 
     * ``'solo:<m>'``: ``<m>`` to the sender only (a single send);
+    * ``'gated:<m>'``: a write, then ``<m>`` to the sender (held by the output gate);
     * ``'twice:<m>'``: ``<m>`` to everyone, and once more to the first client, in one step;
     * ``'mixed:<m>'``: ``<m>`` to everyone but the sender, then ``'re:<m>'`` to the sender;
     * ``'bye'``: the object closes the sender's socket;
+    * ``'abort:<m>'``: ``<m>`` to everyone but the sender, then the object resets;
     * anything else: to everyone but the sender."""
 
     def fetch(self, request: Any) -> Any:
@@ -38,6 +40,9 @@ class Room(dosim.DurableObject):
         everyone = self.ctx.get_websockets('all')
         kind, _, text = message.partition(':')
         if kind == 'solo':
+            ws.send(text)
+        elif kind == 'gated':
+            self.ctx.storage.put('last', text)
             ws.send(text)
         elif kind == 'twice':
             for other in everyone:
@@ -51,6 +56,8 @@ class Room(dosim.DurableObject):
                     other.send(text or message)
             if kind == 'mixed':
                 ws.send(f're:{text}')
+            if kind == 'abort':
+                self.ctx.abort('reset by test')
 
 
 def run_room(level: str, script: list[tuple[float, int, str]], clients: int = 6,
@@ -99,7 +106,7 @@ def run_room(level: str, script: list[tuple[float, int, str]], clients: int = 6,
     sim.process(look())
     sim.run()
     return {'received': [list(e.received) for e in ends], 'woke': woke, 'seen': seen,
-            'now': sim.now, 'closed': [e.closed for e in ends]}
+            'now': sim.now, 'closed': [(e.closed, e.close_code) for e in ends]}
 
 
 def same_at_both_levels(**kwargs: Any) -> dict[str, Any]:
@@ -122,11 +129,14 @@ def test_jittered_broadcasts_arrive_in_order_at_the_same_moments():
 
 
 def test_single_sends_between_broadcasts_keep_their_place():
-    """A reply to the sender alone goes into its own queue; broadcasts before and after it
-    sit in its column of the matrix. The client still sees one stream, in send order."""
-    script = [(2_000 + 3 * i, i % 3, f'mixed:{i}' if i % 2 else f'solo:{i}') for i in range(30)]
-    got = same_at_both_levels(script=script, clients=3)
-    assert got['received'][0][:3] == ['0', '1', 're:3']
+    """A reply to the sender alone goes into its own queue (in a room of six, one send is
+    too small a row; a reply held by the output gate leaves on its own); broadcasts before
+    and after it sit in its column of the matrix. The client still sees one stream, in send
+    order."""
+    kinds = ('mixed', 'solo', 'gated')
+    script = [(2_000 + 3 * i, i % 6, f'{kinds[i % 3]}:{i}') for i in range(60)]
+    got = same_at_both_levels(script=script)
+    assert sum(m.startswith('re:') for m in got['received'][0]) == 10
 
 
 def test_a_socket_named_twice_in_one_step():
@@ -160,7 +170,7 @@ def test_sockets_that_close_free_their_columns():
     script = [(2_000 + 3 * i, i % 3, f'm{i}') for i in range(30)]
     script += [(2_010 + 20 * k, 3 + k, 'bye') for k in range(3)]
     got = same_at_both_levels(script=script)
-    assert got['closed'] == [False] * 3 + [True] * 3
+    assert got['closed'] == [(False, None)] * 3 + [(True, 1000)] * 3
 
 
 @pytest.mark.parametrize('level', ['summary', 'requests'])
@@ -186,3 +196,13 @@ def test_a_closed_socket_column_is_reused(level):
     hub = next(iter(ns.actors.values())).sockets
     assert sim.meters['ws_messages_in'].sum() == 80   # 40 clients came, said hi and left
     assert len(hub.fan.clients) <= 2   # at most two were connected at once
+
+
+def test_a_reset_with_broadcasts_on_their_way_to_many_clients():
+    """Twenty clients (more columns than a new matrix has: it widens). The room broadcasts
+    and resets in the same step: every client still gets the broadcast, then the close
+    (code 1011) right behind it, as one event per delivery would have shown."""
+    script = [(2_000 + 4 * i, i % 20, f'm{i}') for i in range(30)] + [(2_200, 0, 'abort:last')]
+    got = same_at_both_levels(script=script, clients=20, waiters=(7,), wait_from=2_100)
+    assert got['closed'] == [(True, 1011)] * 20
+    assert all(received[-1] == 'last' for received in got['received'][1:])
