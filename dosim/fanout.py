@@ -7,7 +7,7 @@ which is still several Python steps per delivery. A :class:`Fanout` (one per
 *columns* are the hub's clients:
 
 * ``at[row, col]`` is when the message reaches that client. Where the client is not in the
-  row, it holds the client's last arrival so far, so that every column only grows: a
+  row, it holds the column's latest arrival before it, so that every column only grows: a
   client's messages arrive in the order sent (a WebSocket is one ordered stream);
 * ``inc[row, col]`` says whether the client is in the row at all;
 * ``last[col]`` is each client's last arrival (the one ordered stream's clamp), ``base[col]``
