@@ -115,18 +115,7 @@ class AlarmRun:
         inv = alarm.running_inv
         storage = inv.storage if inv is not None else alarm.actor.storage
         self.error = exc
-        # storage.when_confirmed(self.confirmed), written out: once per alarm run
-        batch = storage.open
-        if batch is None and storage.pending:
-            batch = storage.pending[-1]
-        if batch is None:
-            self.confirmed()
-        elif batch.waiters is None:
-            batch.waiters = self.confirmed
-        elif batch.waiters.__class__ is list:
-            batch.waiters.append(self.confirmed)
-        else:
-            batch.waiters = [batch.waiters, self.confirmed]
+        storage.when_confirmed(self.confirmed)
 
     def confirmed(self) -> bool | None:
         """The handler ended and its writes are confirmed: the attempt's outcome counts.

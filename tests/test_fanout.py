@@ -18,6 +18,7 @@ import pytest
 
 import dosim
 from dosim.fanout import ROWS
+from tests.test_inflight import room
 
 
 class Room(dosim.DurableObject):
@@ -68,15 +69,7 @@ def run_room(level: str, script: list[tuple[float, int, str]], clients: int = 6,
     ``received`` at *looks* moments. Returns what was seen and when."""
     sim = dosim.Simulation(seed=seed, config=dosim.Config(
         jitter_scale_ms=8.0, jitter_shape=1.5, uniqueness_check_ms=0.0, trace_level=level))
-    ns = sim.namespace('ROOM', Room)
-    ends: list[Any] = []
-
-    def connect() -> Any:
-        ends.append((yield from dosim.connect_websocket(ns.get_by_name('r'))))
-
-    for _ in range(clients):
-        sim.process(connect())
-    sim.run(until=1_000)
+    ends = room(sim, clients, Room)
     woke: list[tuple[int, float, str]] = []
     seen: list[tuple[float, tuple[int, ...]]] = []
 

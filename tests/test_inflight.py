@@ -54,9 +54,11 @@ class Room(dosim.DurableObject):
                 other.send(text)
 
 
-def room(sim: dosim.Simulation, clients: int) -> list[Any]:
-    """Connect *clients* clients to one Room; returns their ends (filled in as they connect)."""
-    ns = sim.namespace('ROOM', Room)
+def room(sim: dosim.Simulation, clients: int, cls: type[dosim.DurableObject] | None = None
+         ) -> list[Any]:
+    """Connect *clients* clients to one room (of class *cls*, :class:`Room` by default);
+    returns their ends (filled in as they connect)."""
+    ns = sim.namespace('ROOM', cls or Room)
     ends: list[Any] = []
 
     def connect() -> Any:
