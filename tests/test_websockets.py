@@ -306,3 +306,31 @@ def test_agent_subscriptions_survive_hibernation(sim):
     assert got == [{'type': 'subscribed', 'topic': 'agent.memory.*'},
                    {'type': 'event', 'topic': 'agent.memory.update', 'data': 42}]
     assert sim.trace.lifecycle['incarnation'].max() == 2      # it did hibernate in between
+
+
+def test_a_model_may_keep_its_own_attributes_on_a_socket(sim):
+    """A socket keeps the runtime's fields in slots, but a model can still hang its own
+    on it, as JavaScript code may on a WebSocket object (it lives as long as the object
+    stays in memory; what must survive hibernation goes in ``serialize_attachment``)."""
+
+    class Named(dosim.DurableObject):
+        def fetch(self, request):
+            client, server = dosim.WebSocketPair()
+            server.accept()
+            server.nickname = request.url.partition('name=')[2]
+            return dosim.Response(status=101, web_socket=client)
+
+        def websocket_message(self, ws, message):
+            ws.send(f'{ws.nickname}: {message}')
+
+    ns = sim.namespace('N', Named)
+    got = []
+
+    def client():
+        ws = yield from dosim.connect_websocket(ns.get_by_name('n'), 'https://n/ws?name=ada')
+        ws.send('hi')
+        got.append((yield ws.receive()))
+
+    sim.process(client())
+    sim.run(until=10_000)
+    assert got == ['ada: hi']
