@@ -173,6 +173,11 @@ class Fanout:
             flight.msgs.append(self.msgs[r])
         self.cur[col] = n
 
+    def held(self, client: WebSocket) -> int:
+        """How many messages of *client*'s column it has not been handed yet."""
+        self._make()
+        return int(self.inc[self.cur[client._col]:self.n, client._col].sum())
+
     def watch(self, client: WebSocket) -> None:
         """Someone waits for *client*'s next message: from now on its messages wait in its
         own queue (see the module docstring)."""

@@ -94,7 +94,7 @@ class Received(list):  # type: ignore[type-arg]
 
     def _now(self) -> list[Any]:
         ws = self._ws
-        if ws._flying or ws._fan is not None:
+        if pending(ws):
             catch_up(ws)
         return self
 
@@ -192,15 +192,18 @@ def clamp(client: WebSocket, arrive: float) -> float:
     return arrive
 
 
-def send(env: Any, client: WebSocket, delay: float, message: Any) -> None:
+def send(env: Any, client: WebSocket, delay: float, message: Any,
+         eid: int | None = None) -> None:
     """Put *message* in flight to *client*, arriving *delay* ms from now, after whatever
-    was sent to it before (one ordered stream)."""
+    was sent to it before (one ordered stream), under event id *eid* (reserved when a
+    batch's send was made, :mod:`dosim.outbox`; a new one by default)."""
     now = env._now
     fan = client._fan
     if fan is not None and fan.cur[client._col] != fan.n:   # its column's messages first
         fan.settle(client)
     arrive = clamp(client, now + delay)
-    eid = next(env._eid)
+    if eid is None:
+        eid = next(env._eid)
     flight = client._flying   # made when the object accepted the socket (SocketHub.adopt)
     head = flight.head
     if len(flight.msgs) - head >= TRIM and flight.at[head] < now:   # hand over what has
@@ -223,11 +226,8 @@ def pending(client: WebSocket) -> bool:
 def in_flight(client: WebSocket) -> int:
     """How many messages to *client* are still held in flight (not yet handed over)."""
     count = len(client._flying) if client._flying is not None else 0
-    fan = client._fan
-    if fan is not None:
-        fan._make()
-        start = fan.cur[client._col]
-        count += int(fan.inc[start:fan.n, client._col].sum())
+    if client._fan is not None:
+        count += client._fan.held(client)
     return count
 
 

@@ -12,7 +12,7 @@ only what differs from socket to socket (is this end open?), reserves the messag
 id (its place among events at the same moment, as if it were sent alone) and notes the
 socket. The rest -- the latency draws, the sockets' ordered streams, the messages in flight --
 is done for the whole batch at once when it is *flushed*: as one row of the object's
-:class:`~dosim.fanout.Fanout` (a few array operations for all its clients), or, when some of
+:class:`~dosim.fanout.Fanout` (one short loop for all its clients), or, when some of
 its clients are watched (someone waits in ``receive()``), a fault adds latency, a socket is
 named twice or the batch is small next to the room, one socket after the other into each
 client's own queue (:mod:`dosim.inflight`). Either way the batch is flushed:
@@ -34,7 +34,8 @@ from __future__ import annotations
 from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
-from .inflight import TRIM, Noop, arm, catch_up
+from .inflight import Noop
+from .inflight import send as in_flight
 
 if TYPE_CHECKING:
     from .fanout import Fanout
@@ -134,38 +135,19 @@ class Outbox:
     def _one_by_one(self, fan: Fanout, cols: list[int], eids: list[int], message: Any,
                      hub: SocketHub) -> None:
         """The batch one socket after the other, each message into its client's own queue
-        (:func:`dosim.inflight.send`, written out for a loop over many sockets)."""
+        (:func:`dosim.inflight.send`), with :meth:`dosim.network.Network.one_way`'s latency
+        (its arithmetic, its draws in the order sent)."""
         actor, sim, env = hub.actor, self._sim, self._env
-        now, queue, last = env._now, env._queue, env.last_in_flight
         faults, net = sim.faults, sim.network
         jitter, draw, power = net._jitter_scale, net._random, net._pareto_power
-        spikes, trim, lasts = faults.latency_spikes, TRIM, fan.last
-        for i, col in enumerate(cols):
+        spikes = faults.latency_spikes
+        for col, eid in zip(cols, eids, strict=True):
             client, ms, place = self._route(fan, col, hub)
             if jitter:
                 ms += jitter * ((1.0 - draw()) ** power - 1.0)
             if spikes:
                 ms += faults.latency_extra(actor.location, place)
-            arrive = now + ms
-            if fan.cur[col] != fan.n:   # its column's messages come first
-                fan.settle(client)
-            if arrive < lasts[col]:   # one ordered stream
-                arrive = lasts[col]
-            lasts[col] = arrive
-            flight = client._flying
-            msgs, head = flight.msgs, flight.head
-            if len(msgs) - head >= trim and flight.at[head] < now:
-                catch_up(client)
-            eid = eids[i]
-            flight.at.append(arrive)
-            flight.eids.append(eid)
-            msgs.append(message)
-            if arrive > last:   # the latest yet: the run lasts until it arrives (see Noop)
-                last = arrive
-                heappush(queue, (arrive, 1, eid, Noop()))
-            if client._waiters and not client._armed:
-                arm(client)
-        env.last_in_flight = last
+            in_flight(env, client, ms, message, eid)
 
 
 _FLUSH_DUE = (Outbox._flush_due,)   # called with the outbox, as its own event
