@@ -100,26 +100,32 @@ class Outbox:
                     fan.unplaced -= 1
         net, env = self._sim.network, self._env
         jitter, draw, power = net._jitter_scale, net._random, net._pareto_power
-        now, top, top_eid = env._now, env.last_in_flight, None
+        now = env._now
         arrivals: list[float] = []
         put = arrivals.append
         # Network.one_way's latency (its arithmetic, its draws in the order sent) and
-        # inflight.send's clamp, for each client of the row
-        for col, eid in zip(cols, eids, strict=True):
-            ms = base[col]
-            if jitter:
-                ms += jitter * ((1.0 - draw()) ** power - 1.0)
-            arrive = now + ms
-            if arrive < last[col]:   # one ordered stream
-                arrive = last[col]
-            last[col] = arrive
-            put(arrive)
-            if arrive > top:
-                top, top_eid = arrive, eid
+        # inflight.send's clamp (one ordered stream), for each client of the row
+        if jitter:
+            for col in cols:
+                arrive = now + (base[col] + jitter * ((1.0 - draw()) ** power - 1.0))
+                before = last[col]
+                if arrive < before:
+                    arrive = before
+                last[col] = arrive
+                put(arrive)
+        else:
+            for col in cols:
+                arrive = now + base[col]
+                before = last[col]
+                if arrive < before:
+                    arrive = before
+                last[col] = arrive
+                put(arrive)
         fan.push(message, cols, eids, arrivals)
-        if top_eid is not None:   # the latest yet: the run lasts until it arrives (see Noop)
-            env.last_in_flight = top
-            heappush(env._queue, (top, 1, top_eid, Noop()))
+        top = max(arrivals)
+        if top > env.last_in_flight:   # the latest yet: the run lasts until it arrives
+            env.last_in_flight = top   # (see Noop), under the first such message's id
+            heappush(env._queue, (top, 1, eids[arrivals.index(top)], Noop()))
 
     def _route(self, fan: Fanout, col: int, hub: SocketHub) -> tuple[Any, ...]:
         """(client, latency without jitter, the client's place) of a column's socket."""
