@@ -107,7 +107,8 @@ def markdown(results: list[dict[str, Any]], machine: dict[str, Any], took: float
     lines = [
         '# dosim benchmarks', '',
         f"{machine['date']}, {machine['cpu']} ({machine['cpus']} CPUs), "
-        f"Python {machine['python']}, SimPy {machine['simpy']}; `bench/run.py` "
+        f"Python {machine['python']} ({machine.get('interpreter', '?')}), "
+        f"SimPy {machine['simpy']}; `bench/run.py` "
         f"{' '.join(machine['argv']) or '(defaults)'}; {took:,.0f} s in all.", '',
         'Ratio = dosim units per second / bare SimPy M/M/1 arrivals per second, with as many '
         'arrivals as the benchmark has units, in the same process; 1 would mean that dosim '
@@ -180,6 +181,10 @@ def machine_info(argv: list[str]) -> dict[str, Any]:
         pass
     return {'date': datetime.now(UTC).isoformat(timespec='seconds'), 'cpu': cpu,
             'cpus': os.cpu_count(), 'python': platform.python_version(),
+            # which build: the same version runs dosim 6-13 % faster when built with PGO and
+            # LTO (see bench/README.md, "Which Python")
+            'interpreter': f'{os.path.realpath(sys.executable)}, built '
+                           f'{platform.python_build()[1]} with {platform.python_compiler()}',
             'simpy': simpy.__version__, 'platform': platform.platform(), 'argv': argv}
 
 

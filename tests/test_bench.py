@@ -1,0 +1,86 @@
+"""The benchmark suite (``bench/``) at a tiny size.
+
+The benchmarks measure speed, and speed is never asserted here: this machine and CI's are
+shared and noisy. What a test can hold them to is that each workload still computes what
+it claims -- every counter holds its count, every request is answered, every alarm cycle
+and every broadcast happens (each run checks itself and fails loudly otherwise) -- and that
+``bench/run.py`` writes a report that says what ran, on which interpreter. Without this,
+``make bench`` could rot unnoticed between the sessions that run it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCALE = 0.002   # hot 400 requests, many 200 objects, fleet 2 agents, chat 1 room of 100
+
+
+@pytest.fixture(scope='module')
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path]:
+    out = tmp_path_factory.mktemp('bench')
+    done = subprocess.run(
+        [sys.executable, str(ROOT / 'bench' / 'run.py'), '--scale', str(SCALE), '--repeat', '1',
+         '--out', str(out / 'bench.md'), '--json', str(out / 'bench.json')],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    return (json.loads((out / 'bench.json').read_text()), (out / 'bench.md').read_text(), out)
+
+
+def _runs(data: dict, name: str) -> list[dict]:
+    return [run for res in data['results'] if res['name'] == name for run in res['runs']]
+
+
+def test_every_benchmark_runs_at_its_levels(report: tuple[dict, str, Path]) -> None:
+    """``hot`` runs at all three trace levels (their costs are compared), the others at
+    ``summary``; each benchmark in a process of its own, between runs of the baseline."""
+    data, _, _ = report
+    ran = [(res['name'], res['runs'][0]['level']) for res in data['results']]
+    assert ran == [('hot', 'summary'), ('hot', 'requests'), ('hot', 'full'),
+                   ('many', 'summary'), ('fleet', 'summary'), ('chat', 'summary')]
+    # the baseline makes as many arrivals as the benchmark has units (fleet: its nominal
+    # count, one run a minute a day per agent, plus the starts)
+    arrivals = {'hot': 400, 'many': 2_000, 'fleet': 2 * 1_440 + 2, 'chat': 6_000}
+    for res in data['results']:
+        assert [b['requests'] for b in res['baselines']] == [arrivals[res['name']]] * 2
+
+
+def test_the_workloads_do_their_work(report: tuple[dict, str, Path]) -> None:
+    """The units each benchmark counts, at this size: 400 hot requests; 200 objects with
+    10 requests each; 2 agents, each completing (nearly) one cycle a minute for a day; one
+    room of 100 clients sending one message a minute for an hour, each delivered to the
+    other 99."""
+    data, _, _ = report
+    assert [r['requests'] for r in _runs(data, 'hot')] == [400, 400, 400]
+    (many,) = _runs(data, 'many')
+    assert (many['requests'], many['objects']) == (2_000, 200)
+    (fleet,) = _runs(data, 'fleet')
+    assert fleet['objects'] == 2
+    # each cycle is one alarm run, plus one start call per agent; a cycle takes 60 s plus
+    # the run's own few milliseconds, so a day holds just under 1,440 of them per agent
+    assert fleet['requests'] == fleet['cycles'] + 2
+    assert 2 * 1_430 <= fleet['cycles'] <= 2 * 1_440
+    (chat,) = _runs(data, 'chat')
+    assert (chat['requests'], chat['clients']) == (6_000, 100)
+    assert chat['deliveries'] == 6_000 * 99
+
+
+def test_the_report_names_machine_interpreter_and_targets(
+        report: tuple[dict, str, Path]) -> None:
+    """The report says which interpreter ran (the same Python version runs dosim faster
+    or slower with how it was built), gives one table row per run, and is written
+    atomically: no temporary file is left beside it."""
+    data, text, out = report
+    assert data['machine']['python'] in text
+    assert str(Path(sys.executable).resolve()) in data['machine']['interpreter']
+    assert data['machine']['interpreter'] in text
+    rows = [line for line in text.splitlines() if line.startswith('| ') and 'summary' in line]
+    assert [row.split('|')[1].strip() for row in rows] == ['hot', 'many', 'fleet', 'chat']
+    assert '| ratio >= 0.5 |' in text
+    assert '| < 60 s and < 2 GB |' in text
+    assert sorted(p.name for p in out.iterdir()) == ['bench.json', 'bench.md']
