@@ -288,7 +288,7 @@ class AlarmState:
             self._record(run, 'ok', '')
         self.running = self.running_inv = None
         if self._watchdog is not None:   # self._stop_watchdog(), written out
-            self._watchdog[2] = None     # Watchdogs.cancel
+            self._watchdog[2] = self._watchdog[3] = None   # Watchdogs.cancel
             self._watchdog = None
         new = self.set_during_run
         self.failures = self.infra_failures = self.attempts = 0   # self._fresh()

@@ -147,8 +147,10 @@ class Watchdogs:
 
     @staticmethod
     def cancel(entry: list[Any]) -> None:
-        """The watchdog *entry* is no longer needed: ``fn`` will not be called."""
-        entry[2] = None
+        """The watchdog *entry* is no longer needed: ``fn`` will not be called. Its
+        argument is let go at once, not when the entry comes due (an alarm run, and what it
+        holds, would otherwise stay in memory for the whole limit)."""
+        entry[2] = entry[3] = None
 
     def _arm(self, entry: list[Any]) -> None:
         self.callbacks = (self._due,)

@@ -394,6 +394,21 @@ def test_the_handler_wall_time_is_limited_to_15_minutes(sim):
     assert 'wall-time limit' in rows['error'].iloc[0]
 
 
+def test_an_attempt_that_ends_lets_go_of_its_wall_time_watchdog(sim):
+    """Every attempt starts a 15-minute watchdog; one that ends in time (here a failure,
+    then a success) cancels it, and the cancelled watchdog no longer holds the attempt: a
+    thousand agents on a one-minute loop would otherwise keep 15,000 finished attempts in
+    memory."""
+    ns = sim.namespace('F', flaky(1))
+    set_at(sim, ns, 1_000)
+    sim.run(until=10_000)
+    assert [r[:2] for r in ns.cls.seen] == [(0, False), (1, True)]
+    # both watchdogs still wait (cancelled ones are skipped when the first comes due) ...
+    waiting = list(sim.alarm_watchdogs._waiting)
+    assert len(waiting) == 2
+    assert [entry[2:] for entry in waiting] == [[None, None], [None, None]]   # ... empty
+
+
 def test_a_failover_fault_delays_delivery(sim):
     ns = sim.namespace('A', flaky(fail=0))
     sim.faults.alarm_failover(45_000)
