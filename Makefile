@@ -1,12 +1,13 @@
 # dosim: every command a user or CI needs. `make` alone lists them.
 #
-# Everything runs from a virtual environment in .venv/, made on first use with $(PYTHON).
+# Everything runs from a virtual environment in .venv/ (or $(VENV)), made on first use with
+# $(PYTHON): a venv keeps the interpreter it was made with, so another one needs its own VENV.
 # dosim is installed there (editable, with its dev extra) once, and again only after
 # pyproject.toml changes: the stamp file .venv/.installed records the last install.
 # Nothing is installed or registered outside .venv/.
 
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Put the venv first on PATH for commands that start other programs (kernels, the CLI).
@@ -25,7 +26,8 @@ help:
 	@echo 'make soak    random models and faults for 20 minutes; report in out/soak.md'
 	@echo 'make lint    check the code with ruff'
 	@echo 'make clean   remove build output, caches and out/ (keeps .venv/)'
-	@echo 'Use another interpreter with PYTHON=..., e.g. make test PYTHON=python3.12'
+	@echo 'Use another interpreter with PYTHON=..., in a venv of its own with VENV=...,'
+	@echo 'e.g. make test PYTHON=python3.12 VENV=.venv-3.12'
 
 # The venv's pip marks a usable venv: where ensurepip is missing, `python3 -m venv` fails after
 # creating bin/python, and the next run must try again rather than take the venv as made.
