@@ -181,8 +181,8 @@ def machine_info(argv: list[str]) -> dict[str, Any]:
         pass
     return {'date': datetime.now(UTC).isoformat(timespec='seconds'), 'cpu': cpu,
             'cpus': os.cpu_count(), 'python': platform.python_version(),
-            # which build: the same version runs dosim 6-13 % faster when built with PGO and
-            # LTO (see bench/README.md, "Which Python")
+            # which build: the same version runs dosim faster when built with PGO and LTO
+            # (see bench/README.md, "Which Python")
             'interpreter': f'{os.path.realpath(sys.executable)}, built '
                            f'{platform.python_build()[1]} with {platform.python_compiler()}',
             'simpy': simpy.__version__, 'platform': platform.platform(), 'argv': argv}

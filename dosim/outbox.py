@@ -105,22 +105,16 @@ class Outbox:
         put = arrivals.append
         # Network.one_way's latency (its arithmetic, its draws in the order sent) and
         # inflight.send's clamp (one ordered stream), for each client of the row
-        if jitter:
-            for col in cols:
-                arrive = now + (base[col] + jitter * ((1.0 - draw()) ** power - 1.0))
-                before = last[col]
-                if arrive < before:
-                    arrive = before
-                last[col] = arrive
-                put(arrive)
-        else:
-            for col in cols:
-                arrive = now + base[col]
-                before = last[col]
-                if arrive < before:
-                    arrive = before
-                last[col] = arrive
-                put(arrive)
+        for col in cols:
+            ms = base[col]
+            if jitter:
+                ms += jitter * ((1.0 - draw()) ** power - 1.0)
+            arrive = now + ms
+            before = last[col]
+            if arrive < before:
+                arrive = before
+            last[col] = arrive
+            put(arrive)
         fan.push(message, cols, eids, arrivals)
         top = max(arrivals)
         if top > env.last_in_flight:   # the latest yet: the run lasts until it arrives
