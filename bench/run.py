@@ -107,7 +107,7 @@ def markdown(results: list[dict[str, Any]], machine: dict[str, Any], took: float
     lines = [
         '# dosim benchmarks', '',
         f"{machine['date']}, {machine['cpu']} ({machine['cpus']} CPUs), "
-        f"Python {machine['python']} ({machine.get('interpreter', '?')}), "
+        f"Python {machine['python']} ({machine['interpreter']}), "
         f"SimPy {machine['simpy']}; `bench/run.py` "
         f"{' '.join(machine['argv']) or '(defaults)'}; {took:,.0f} s in all.", '',
         'Ratio = dosim units per second / bare SimPy M/M/1 arrivals per second, with as many '
