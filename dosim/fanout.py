@@ -10,12 +10,14 @@ which is still several Python steps per delivery. A :class:`Fanout` (one per
   row, it holds the column's latest arrival before it, so that every column only grows: a
   client's messages arrive in the order sent (a WebSocket is one ordered stream);
 * ``inc[row, col]`` says whether the client is in the row at all;
-* ``last[col]`` is each client's last arrival (the one ordered stream's clamp), ``base[col]``
-  its latency without jitter, ``cur[col]`` the first row not yet handed over to it (plain
-  lists: they are read one client at a time).
+* ``last[col]`` is each client's last arrival (the one ordered stream's clamp) and
+  ``base[col]`` its latency without jitter (NaN until known), both arrays, so that a batch
+  reads and writes all its columns at once; ``cur[col]`` is the first row not yet handed
+  over to the client (a plain list: it is read one client at a time).
 
-A batch of sends (:mod:`dosim.outbox`) becomes one row: a short loop computes each client's
-arrival; the rows are written into the matrix many at a time, when someone needs it.
+A batch of sends (:mod:`dosim.outbox`) becomes one row: a few array operations compute
+every client's arrival; the rows are written into the matrix many at a time, when someone
+needs it.
 Nothing else changes: a client's messages are handed over when someone looks, exactly as
 in :mod:`dosim.inflight` (the arrival key of a message in a row is ``(at, NORMAL, event
 id)``, the event id reserved when it was sent). The rules that keep the two places in step:
@@ -33,7 +35,6 @@ id)``, the event id reserved when it was sent). The rules that keep the two plac
 from __future__ import annotations
 
 import math
-from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,13 +58,13 @@ class Fanout:
         self.env = env
         self.at = np.full((ROWS, COLUMNS), -math.inf)
         self.inc = np.zeros((ROWS, COLUMNS), dtype=bool)   # rows from n on are all False
-        self.last: list[float] = []                # per column: its last arrival
-        self.base: list[float | None] = []         # per column: latency without jitter
+        self.last = np.full(COLUMNS, -math.inf)    # per column: its last arrival
+        self.base = np.full(COLUMNS, math.nan)     # per column: latency without jitter
         self.cur: list[int] = []                   # per column: first row not handed over
         self.clients: list[WebSocket | None] = []  # per column: its client end (None: free)
         self.free: list[int] = []                  # columns to reuse
         self.msgs: list[Any] = []                  # per row: the message
-        self.rows: list[tuple[list[int], list[int], list[float]]] = []   # per row: its
+        self.rows: list[tuple[np.ndarray, list[int], np.ndarray]] = []   # per row: its
         #                                            columns, event ids and arrivals
         self.n = 0                                 # rows in use ...
         self.made = 0                              # ... of which at and inc are written
@@ -79,16 +80,14 @@ class Fanout:
             col = self.free.pop()
             self.cur[col] = self.n
             self.clients[col] = client
-            self.last[col] = client._last_arrival
-            self.base[col] = None
         else:
             col = len(self.clients)
             if col == self.at.shape[1]:
                 self._widen()
             self.cur.append(self.n)
             self.clients.append(client)
-            self.last.append(client._last_arrival)
-            self.base.append(None)
+        self.last[col] = client._last_arrival
+        self.base[col] = math.nan
         self.at[:, col] = -math.inf
         self.inc[:, col] = False
         self.unplaced += 1
@@ -103,10 +102,10 @@ class Fanout:
         if col is None or client._fan is not self:
             return
         self.settle(client)
-        client._last_arrival = self.last[col]
+        client._last_arrival = float(self.last[col])
         if client._watched:
             self.watched -= 1
-        if self.base[col] is None:
+        if math.isnan(self.base[col]):
             self.unplaced -= 1
         client._fan = None
         server._col = client._col = None
@@ -120,9 +119,11 @@ class Fanout:
         at[:, :old] = self.at
         inc[:, :old] = self.inc
         self.at, self.inc = at, inc
+        self.last = np.concatenate([self.last, np.full(old, -math.inf)])
+        self.base = np.concatenate([self.base, np.full(old, math.nan)])
 
     # -- rows -------------------------------------------------------------------------------
-    def push(self, message: Any, cols: list[int], eids: list[int], arrive: list[float]) -> None:
+    def push(self, message: Any, cols: np.ndarray, eids: list[int], arrive: np.ndarray) -> None:
         """One broadcast: *message* reaches column ``cols[i]`` at ``arrive[i]`` (clamped
         already, and in ``last``; no column twice), under event id ``eids[i]``. The row is
         written into the matrix later, with others (:meth:`_make`)."""
@@ -142,12 +143,10 @@ class Fanout:
         width = len(self.clients)
         rows = self.rows[made:n]
         counts = [len(row[0]) for row in rows]
-        total = sum(counts)
-        cols = np.fromiter(chain.from_iterable(row[0] for row in rows), np.intp, total)
+        cols = np.concatenate([row[0] for row in rows])
         where = np.repeat(np.arange(made, n), counts)
         block = np.full((n - made, width), -math.inf)
-        block[where - made, cols] = np.fromiter(
-            chain.from_iterable(row[2] for row in rows), float, total)
+        block[where - made, cols] = np.concatenate([row[2] for row in rows])
         if made:
             np.maximum(block[0], self.at[made - 1, :width], out=block[0])
         self.at[made:n, :width] = np.maximum.accumulate(block, axis=0)
@@ -156,7 +155,7 @@ class Fanout:
 
     def _eid(self, r: int, col: int) -> int:
         cols, eids, _ = self.rows[r]
-        return eids[cols.index(col)]
+        return eids[int(np.flatnonzero(cols == col)[0])]
 
     def settle(self, client: WebSocket) -> None:
         """Move *client*'s messages from its column to its own queue (in order)."""

@@ -184,11 +184,10 @@ def clamp(client: WebSocket, arrive: float) -> float:
             arrive = client._last_arrival
         client._last_arrival = arrive
         return arrive
-    last = fan.last
-    col = client._col
-    if arrive < last[col]:
-        arrive = last[col]
-    last[col] = arrive
+    before = float(fan.last[client._col])
+    if arrive < before:
+        arrive = before
+    fan.last[client._col] = arrive
     return arrive
 
 

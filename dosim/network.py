@@ -40,8 +40,8 @@ class Network:
         cfg = sim.config
         self.locations = geo.load_locations()
         self.client_location = self.location(cfg.client_location, 'Config.client_location')
-        self._rng = sim.streams.get('network')
-        self._random = self._rng.random
+        self._uniforms = sim.streams.uniforms('network')   # one draw per message, or a
+        self._random = self._uniforms.draw                   # broadcast's all at once
         self._outbox: Any = None   # the simulation's Outbox (set by the Simulation) ...
         self._faults: Any = None   # ... and its Faults
         self._fibre = cfg.fibre_km_per_ms

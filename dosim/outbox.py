@@ -12,7 +12,8 @@ only what differs from socket to socket (is this end open?), reserves the messag
 id (its place among events at the same moment, as if it were sent alone) and notes the
 socket. The rest -- the latency draws, the sockets' ordered streams, the messages in flight --
 is done for the whole batch at once when it is *flushed*: as one row of the object's
-:class:`~dosim.fanout.Fanout` (one short loop for all its clients), or, when some of
+:class:`~dosim.fanout.Fanout` (a few array operations for all its clients, with the
+network stream's draws taken as one array, :class:`~dosim.streams.Uniforms`), or, when some of
 its clients are watched (someone waits in ``receive()``), a fault adds latency, a socket is
 named twice or the batch is small next to the room, one socket after the other into each
 client's own queue (:mod:`dosim.inflight`). Either way the batch is flushed:
@@ -31,8 +32,11 @@ recorded, one by one, and nothing is batched.
 
 from __future__ import annotations
 
+import math
 from heapq import heappush
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from .inflight import Noop
 from .inflight import send as in_flight
@@ -95,31 +99,31 @@ class Outbox:
         base, last = fan.base, fan.last
         if fan.unplaced:   # the first message to some client: where it is
             for col in cols:
-                if base[col] is None:
+                if math.isnan(base[col]):
                     base[col] = self._route(fan, col, hub)[1]
                     fan.unplaced -= 1
         net, env = self._sim.network, self._env
-        jitter, draw, power = net._jitter_scale, net._random, net._pareto_power
-        now = env._now
-        arrivals: list[float] = []
-        put = arrivals.append
-        # Network.one_way's latency (its arithmetic, its draws in the order sent) and
-        # inflight.send's clamp (one ordered stream), for each client of the row
-        for col in cols:
-            ms = base[col]
-            if jitter:
-                ms += jitter * ((1.0 - draw()) ** power - 1.0)
-            arrive = now + ms
-            before = last[col]
-            if arrive < before:
-                arrive = before
-            last[col] = arrive
-            put(arrive)
-        fan.push(message, cols, eids, arrivals)
-        top = max(arrivals)
+        # Network.one_way's latency and inflight.send's clamp (one ordered stream), for all
+        # the row's clients at once: the same arithmetic, the same draws in the order sent
+        k = len(cols)
+        at = np.fromiter(cols, np.intp, k)
+        arrive = base[at]
+        jitter = net._jitter_scale
+        if jitter:   # jitter * ((1 - u) ** power - 1), step by step
+            extra = np.subtract(1.0, net._uniforms.take(k))
+            np.power(extra, net._pareto_power, out=extra)
+            extra -= 1.0
+            extra *= jitter
+            arrive += extra
+        arrive += env._now
+        np.maximum(arrive, last[at], out=arrive)
+        last[at] = arrive
+        fan.push(message, at, eids, arrive)
+        i = int(arrive.argmax())   # the latest arrival, the first message that has it
+        top = float(arrive[i])
         if top > env.last_in_flight:   # the latest yet: the run lasts until it arrives
-            env.last_in_flight = top   # (see Noop), under the first such message's id
-            heappush(env._queue, (top, 1, eids[arrivals.index(top)], Noop()))
+            env.last_in_flight = top   # (see Noop), under that message's id
+            heappush(env._queue, (top, 1, eids[i], Noop()))
 
     def _route(self, fan: Fanout, col: int, hub: SocketHub) -> tuple[Any, ...]:
         """(client, latency without jitter, the client's place) of a column's socket."""

@@ -8,16 +8,25 @@ and its seed is derived from the simulation's seed and that name with SHA-256. S
 * the same seed and the same model give the same draws, run after run, process after process
   (Python's ``hash()`` is salted per process and is never used);
 * adding draws to one component does not shift the numbers another component sees.
+
+A stream that is drawn from both one number at a time and many at once (the network's
+latency jitter: one message, or a broadcast to a whole room) is a :class:`Uniforms`: the
+same numbers as the stream's ``random()``, in the same order, made by NumPy in blocks.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterator
+from itertools import chain, islice
+from operator import length_hint
 
 import numpy as np
 
-__all__ = ['Streams']
+__all__ = ['Streams', 'Uniforms']
+
+BLOCK = 4096   # draws a Uniforms makes at a time
 
 
 class Streams:
@@ -29,6 +38,7 @@ class Streams:
         self.seed = seed
         self._py: dict[str, random.Random] = {}
         self._np: dict[str, np.random.Generator] = {}
+        self._uniforms: dict[str, Uniforms] = {}
 
     def _derived(self, name: str) -> int:
         digest = hashlib.sha256(f'{self.seed}/{name}'.encode()).digest()
@@ -36,6 +46,9 @@ class Streams:
 
     def get(self, name: str) -> random.Random:
         """The scalar stream *name* (fast single draws: ``random()``, ``uniform()`` ...)."""
+        if name in self._uniforms:
+            raise ValueError(f'stream {name!r} is drawn from as uniforms(); get() would '
+                             'repeat its numbers')
         stream = self._py.get(name)
         if stream is None:
             stream = self._py[name] = random.Random(self._derived(name))
@@ -47,3 +60,60 @@ class Streams:
         if gen is None:
             gen = self._np[name] = np.random.default_rng(self._derived('numpy/' + name))
         return gen
+
+    def uniforms(self, name: str) -> Uniforms:
+        """The scalar stream *name*'s ``random()`` draws, one or many at a time
+        (:class:`Uniforms`). A stream is drawn from either this way or with :meth:`get`."""
+        found = self._uniforms.get(name)
+        if found is None:
+            if name in self._py:
+                raise ValueError(f'stream {name!r} is drawn from with get(); uniforms() '
+                                 'would repeat its numbers')
+            found = self._uniforms[name] = Uniforms(random.Random(self._derived(name)))
+        return found
+
+
+class Uniforms:
+    """The ``random()`` draws of a scalar stream, the same numbers in the same order, made
+    by NumPy in blocks of :data:`BLOCK`.
+
+    Python's ``random.Random`` and NumPy's legacy ``RandomState`` are the same Mersenne
+    Twister and build a double from two of its words the same way, so a ``RandomState``
+    given the ``Random``'s state draws the very same numbers. :attr:`draw` takes the next one
+    (as fast as ``random()``: it is the ``__next__`` of an iterator over the block), and
+    :meth:`take` the next *k* as an array, by slicing the block -- at C speed, so that a
+    broadcast to 99 clients makes its 99 draws at once. Either way the stream moves on by
+    exactly the numbers taken.
+    """
+
+    __slots__ = ('_array', '_draws', '_it', '_state', 'draw')
+
+    def __init__(self, rng: random.Random) -> None:
+        _, words, _ = rng.getstate()
+        self._state = np.random.RandomState()
+        self._state.set_state(('MT19937', np.array(words[:-1], dtype=np.uint32), words[-1]))
+        self._array: np.ndarray = np.empty(0)
+        self._it: Iterator[float] = iter(())
+        self._draws = chain.from_iterable(self._blocks())
+        self.draw = self._draws.__next__
+
+    def _blocks(self) -> Iterator[Iterator[float]]:
+        while True:
+            self._array = self._state.random_sample(BLOCK)
+            self._array.flags.writeable = False
+            self._it = iter(self._array.tolist())
+            yield self._it
+
+    def take(self, k: int) -> np.ndarray:
+        """The next *k* draws, as a read-only array."""
+        left = length_hint(self._it)
+        at = len(self._array) - left
+        if k <= left:
+            self._it.__setstate__(at + k)   # (a list iterator's position)
+            return self._array[at:at + k]
+        head = self._array[at:]
+        self._it.__setstate__(len(self._array))
+        rest = k - left
+        out = np.concatenate([head, np.fromiter(islice(self._draws, rest), float, rest)])
+        out.flags.writeable = False
+        return out

@@ -1,0 +1,82 @@
+"""Random streams: one per component, seeded from the simulation's seed and the name.
+
+A stream drawn from one number at a time and many at once (the network: one message, or a
+broadcast to a room) is a :class:`~dosim.streams.Uniforms` -- the very numbers of
+``random.Random(seed).random()``, in the same order, however they are taken.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from dosim.streams import BLOCK, Streams, Uniforms
+
+
+def test_a_stream_is_named_and_seeded_by_the_simulation():
+    """The same seed and name give the same numbers; another name, other numbers."""
+    a, b = Streams(7), Streams(7)
+    assert [a.get('ids').random() for _ in range(5)] == [b.get('ids').random() for _ in range(5)]
+    assert a.get('storage').random() != Streams(7).get('ids').random()
+
+
+def test_uniforms_draw_the_numbers_of_random_random():
+    """``draw()`` one at a time and ``take(k)`` many at a time walk the same sequence as
+    ``random()``, across the blocks NumPy makes (the mix below crosses several)."""
+    seed = 2**100 + 12345
+    reference = random.Random(seed)
+    expected = [reference.random() for _ in range(5 * BLOCK)]
+    uniforms = Uniforms(random.Random(seed))
+    got: list[float] = []
+    plan = random.Random(3)
+    while len(got) < 4 * BLOCK:
+        if plan.random() < 0.5:
+            got.append(uniforms.draw())
+        else:
+            got.extend(uniforms.take(plan.choice([0, 1, 99, 500, BLOCK + 7])).tolist())
+    assert got == expected[:len(got)]
+
+
+def test_take_starts_a_fresh_stream_and_returns_read_only_arrays():
+    """``take`` may come first. Its arrays cannot be written: most are views of the block,
+    and a write there would change numbers not yet drawn."""
+    uniforms = Uniforms(random.Random(1))
+    first = uniforms.take(3)
+    reference = random.Random(1)
+    assert first.tolist() == [reference.random() for _ in range(3)]
+    assert uniforms.draw() == reference.random()
+    with pytest.raises(ValueError, match='read-only'):
+        first[0] = 0.5
+    assert isinstance(uniforms.draw(), float)
+
+
+def test_a_stream_is_drawn_either_one_way_or_the_other():
+    """``get(name)`` and ``uniforms(name)`` would each start from the stream's seed and
+    repeat each other's numbers, so a stream is only ever one of the two."""
+    streams = Streams(0)
+    assert streams.uniforms('network') is streams.uniforms('network')
+    with pytest.raises(ValueError, match="stream 'network' is drawn from as uniforms"):
+        streams.get('network')
+    streams.get('ids')
+    with pytest.raises(ValueError, match="stream 'ids' is drawn from with get"):
+        streams.uniforms('ids')
+
+
+def test_the_network_draws_its_latency_jitter_from_uniforms():
+    """The network's jitter comes from the simulation's ``'network'`` stream: a fresh
+    simulation with the same seed draws the same first latency."""
+    import dosim
+
+    lat = []
+    for _ in range(2):
+        sim = dosim.Simulation(seed=11)
+        net = sim.network
+        lat.append(net.one_way(net.location('LHR'), net.location('SIN')))
+    base = sim.network.base_ms(sim.network.location('LHR'), sim.network.location('SIN'))
+    u = Uniforms(random.Random(Streams(11)._derived('network'))).draw()
+    cfg = sim.config
+    assert lat[0] == lat[1] == base + cfg.jitter_scale_ms * (
+        (1.0 - u) ** (-1.0 / cfg.jitter_shape) - 1.0)
+    assert np.isfinite(lat[0])
