@@ -6,18 +6,20 @@ which is still several Python steps per delivery. A :class:`Fanout` (one per
 :class:`~dosim.sockets.SocketHub`) keeps a broadcast instead as one *row* of a matrix whose
 *columns* are the hub's clients:
 
-* ``at[row, col]`` is when the message reaches that client. Where the client is not in the
-  row, it holds the column's latest arrival before it, so that every column only grows: a
-  client's messages arrive in the order sent (a WebSocket is one ordered stream);
+* ``at[row, col]`` is when the message reaches that client: its latency drawn, but no
+  earlier than the client's messages before it, so that every column only grows (a
+  WebSocket is one ordered stream). Where the client is not in the row, it holds the
+  column's latest arrival before it;
 * ``inc[row, col]`` says whether the client is in the row at all;
 * ``last[col]`` is each client's last arrival (the one ordered stream's clamp) and
   ``base[col]`` its latency without jitter (NaN until known), both arrays, so that a batch
-  reads and writes all its columns at once; ``cur[col]`` is the first row not yet handed
-  over to the client (a plain list: it is read one client at a time).
+  reads all its columns at once; ``cur[col]`` is the first row not yet handed over to the
+  client (a plain list: it is read one client at a time).
 
-A batch of sends (:mod:`dosim.outbox`) becomes one row: a few array operations compute
-every client's arrival; the rows are written into the matrix many at a time, when someone
-needs it.
+A batch of sends (:mod:`dosim.outbox`) becomes one row: a few array operations draw every
+client's latency. The rows are written into the matrix many at a time, when someone needs
+it (:meth:`Fanout._make`), and that is when the clamp is applied, as a running maximum down
+each column; ``last`` is up to date once every row is written.
 Nothing else changes: a client's messages are handed over when someone looks, exactly as
 in :mod:`dosim.inflight` (the arrival key of a message in a row is ``(at, NORMAL, event
 id)``, the event id reserved when it was sent). The rules that keep the two places in step:
@@ -124,9 +126,9 @@ class Fanout:
 
     # -- rows -------------------------------------------------------------------------------
     def push(self, message: Any, cols: np.ndarray, eids: list[int], arrive: np.ndarray) -> None:
-        """One broadcast: *message* reaches column ``cols[i]`` at ``arrive[i]`` (clamped
-        already, and in ``last``; no column twice), under event id ``eids[i]``. The row is
-        written into the matrix later, with others (:meth:`_make`)."""
+        """One broadcast: *message* reaches column ``cols[i]`` at ``arrive[i]``, or later,
+        behind that client's earlier messages (no column twice), under event id ``eids[i]``.
+        The row is written into the matrix later, with others (:meth:`_make`)."""
         if self.n == self.at.shape[0]:
             self.trim()
         self.msgs.append(message)
@@ -134,9 +136,10 @@ class Fanout:
         self.n += 1
 
     def _make(self) -> None:
-        """Write the rows pushed since the last call into ``at`` and ``inc``, all at once:
-        each row's arrivals in its columns, and where a column is not in a row, the column's
-        running maximum (its arrivals only grow, so that is its last arrival)."""
+        """Write the rows pushed since the last call into ``at`` and ``inc``, all at once,
+        and bring ``last`` up to date. Down each column, a running maximum that starts from
+        the column's last arrival: a row's arrival is its own or the latest before it (the
+        clamp), and where a column is not in a row, the latest before it."""
         made, n = self.made, self.n
         if made == n:
             return
@@ -147,9 +150,10 @@ class Fanout:
         where = np.repeat(np.arange(made, n), counts)
         block = np.full((n - made, width), -math.inf)
         block[where - made, cols] = np.concatenate([row[2] for row in rows])
-        if made:
-            np.maximum(block[0], self.at[made - 1, :width], out=block[0])
+        last = self.last[:width]   # (a view)
+        np.maximum(block[0], last, out=block[0])
         self.at[made:n, :width] = np.maximum.accumulate(block, axis=0)
+        last[:] = self.at[n - 1, :width]
         self.inc[where, cols] = True
         self.made = n
 

@@ -96,15 +96,16 @@ class Outbox:
                 or len(set(cols)) < len(cols)):   # (a socket twice: its clamps chain)
             self._one_by_one(fan, cols, eids, message, hub)
             return
-        base, last = fan.base, fan.last
+        base = fan.base
         if fan.unplaced:   # the first message to some client: where it is
             for col in cols:
                 if math.isnan(base[col]):
                     base[col] = self._route(fan, col, hub)[1]
                     fan.unplaced -= 1
         net, env = self._sim.network, self._env
-        # Network.one_way's latency and inflight.send's clamp (one ordered stream), for all
-        # the row's clients at once: the same arithmetic, the same draws in the order sent
+        # Network.one_way's latency for all the row's clients at once: the same arithmetic,
+        # the same draws in the order sent. (inflight.send's clamp comes when the row is
+        # written into the matrix, Fanout._make.)
         k = len(cols)
         at = np.fromiter(cols, np.intp, k)
         arrive = base[at]
@@ -116,13 +117,14 @@ class Outbox:
             extra *= jitter
             arrive += extra
         arrive += env._now
-        np.maximum(arrive, last[at], out=arrive)
-        last[at] = arrive
         fan.push(message, at, eids, arrive)
-        i = int(arrive.argmax())   # the latest arrival, the first message that has it
+        # The latest arrival of the row: if it is the latest yet, the run lasts until it
+        # arrives (see Noop), under the id of the first message that has it. Every earlier
+        # arrival is at most env.last_in_flight, so the clamp cannot change this answer.
+        i = int(arrive.argmax())
         top = float(arrive[i])
-        if top > env.last_in_flight:   # the latest yet: the run lasts until it arrives
-            env.last_in_flight = top   # (see Noop), under that message's id
+        if top > env.last_in_flight:
+            env.last_in_flight = top
             heappush(env._queue, (top, 1, eids[i], Noop()))
 
     def _route(self, fan: Fanout, col: int, hub: SocketHub) -> tuple[Any, ...]:
