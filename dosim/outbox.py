@@ -110,9 +110,12 @@ class Outbox:
         at = np.fromiter(cols, np.intp, k)
         arrive = base[at]
         jitter = net._jitter_scale
-        if jitter:   # jitter * ((1 - u) ** power - 1), step by step
+        # jitter * ((1 - u) ** power - 1), step by step. float_power calls the C library's
+        # pow, as Python's ** does; np.power may use SVML on AVX-512 CPUs, which differs in
+        # the last bit (numpy issues 23289 and 25269).
+        if jitter:
             extra = np.subtract(1.0, net._uniforms.take(k))
-            np.power(extra, net._pareto_power, out=extra)
+            np.float_power(extra, net._pareto_power, out=extra)
             extra -= 1.0
             extra *= jitter
             arrive += extra
