@@ -219,7 +219,9 @@ class Simulation:
             active.sim = prev
 
     def stream(self, name: str) -> Any:
-        """The simulation's random stream *name* (a ``random.Random``)."""
+        """The simulation's random stream *name* (a ``random.Random``). ``'network'`` is
+        the network's own (its latency draws, :class:`~dosim.streams.Uniforms`) and is
+        refused: pick a name of your own, such as ``'workload'``."""
         return self.streams.get(name)
 
     # -- the model ----------------------------------------------------------------------------

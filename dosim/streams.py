@@ -47,8 +47,9 @@ class Streams:
     def get(self, name: str) -> random.Random:
         """The scalar stream *name* (fast single draws: ``random()``, ``uniform()`` ...)."""
         if name in self._uniforms:
-            raise ValueError(f'stream {name!r} is drawn from as uniforms(); get() would '
-                             'repeat its numbers')
+            raise ValueError(f'stream {name!r} is taken: it is drawn from as uniforms() (the '
+                             "network's latencies use 'network'), and get() would repeat its "
+                             'numbers; use another name')
         stream = self._py.get(name)
         if stream is None:
             stream = self._py[name] = random.Random(self._derived(name))
@@ -67,8 +68,8 @@ class Streams:
         found = self._uniforms.get(name)
         if found is None:
             if name in self._py:
-                raise ValueError(f'stream {name!r} is drawn from with get(); uniforms() '
-                                 'would repeat its numbers')
+                raise ValueError(f'stream {name!r} is taken: it is drawn from with get(), '
+                                 'and uniforms() would repeat its numbers')
             found = self._uniforms[name] = Uniforms(random.Random(self._derived(name)))
         return found
 

@@ -12,6 +12,7 @@ import random
 import numpy as np
 import pytest
 
+import dosim
 from dosim.streams import BLOCK, Streams, Uniforms
 
 
@@ -57,18 +58,16 @@ def test_a_stream_is_drawn_either_one_way_or_the_other():
     repeat each other's numbers, so a stream is only ever one of the two."""
     streams = Streams(0)
     assert streams.uniforms('network') is streams.uniforms('network')
-    with pytest.raises(ValueError, match="stream 'network' is drawn from as uniforms"):
+    with pytest.raises(ValueError, match="stream 'network' is taken: it is drawn from as uniforms"):
         streams.get('network')
     streams.get('ids')
-    with pytest.raises(ValueError, match="stream 'ids' is drawn from with get"):
+    with pytest.raises(ValueError, match="stream 'ids' is taken: it is drawn from with get"):
         streams.uniforms('ids')
 
 
 def test_the_network_draws_its_latency_jitter_from_uniforms():
     """The network's jitter comes from the simulation's ``'network'`` stream: a fresh
     simulation with the same seed draws the same first latency."""
-    import dosim
-
     lat = []
     for _ in range(2):
         sim = dosim.Simulation(seed=11)
@@ -80,3 +79,14 @@ def test_the_network_draws_its_latency_jitter_from_uniforms():
     assert lat[0] == lat[1] == base + cfg.jitter_scale_ms * (
         (1.0 - u) ** (-1.0 / cfg.jitter_shape) - 1.0)
     assert np.isfinite(lat[0])
+
+
+def test_a_model_cannot_borrow_the_network_stream():
+    """``sim.stream('network')`` would hand a model the very numbers the network draws its
+    latencies from; it is refused, with a message that says what to do. Other names are the
+    model's own, seeded like every stream."""
+    sim = dosim.Simulation(seed=0)
+    with pytest.raises(ValueError, match=r"'network' is taken.*use another name"):
+        sim.stream('network')
+    assert sim.stream('workload').random() == random.Random(
+        Streams(0)._derived('workload')).random()
