@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 
-import numpy as np
 import pytest
 
 import dosim
@@ -67,18 +66,18 @@ def test_a_stream_is_drawn_either_one_way_or_the_other():
 
 def test_the_network_draws_its_latency_jitter_from_uniforms():
     """The network's jitter comes from the simulation's ``'network'`` stream: a fresh
-    simulation with the same seed draws the same first latency."""
+    simulation with the same seed draws the same first latency, from the first number that
+    ``random.Random`` gives with that stream's seed."""
     lat = []
     for _ in range(2):
         sim = dosim.Simulation(seed=11)
         net = sim.network
         lat.append(net.one_way(net.location('LHR'), net.location('SIN')))
     base = sim.network.base_ms(sim.network.location('LHR'), sim.network.location('SIN'))
-    u = Uniforms(random.Random(Streams(11)._derived('network'))).draw()
+    u = random.Random(Streams(11)._derived('network')).random()
     cfg = sim.config
     assert lat[0] == lat[1] == base + cfg.jitter_scale_ms * (
         (1.0 - u) ** (-1.0 / cfg.jitter_shape) - 1.0)
-    assert np.isfinite(lat[0])
 
 
 def test_a_model_cannot_borrow_the_network_stream():
