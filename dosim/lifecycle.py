@@ -50,8 +50,7 @@ class Lifecycle:
     """State, timers and pins of one object (see the module docstring)."""
 
     __slots__ = ('_billed', '_billed_states', '_cfg', '_deadline', '_env', '_timer_at',
-                 '_timer_callbacks', 'actor', 'held', 'held_end', 'pins', 'row', 'since',
-                 'state')
+                 '_timer_callbacks', 'actor', 'pins', 'since', 'state')
 
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
@@ -65,22 +64,15 @@ class Lifecycle:
         self._billed_states = BILLED_WITH_HIBERNATABLE if self._cfg.bill_hibernatable_idle \
             else BILLED
         self._billed = 'evicted' in self._billed_states
-        self.row: tuple[Any, ...] | None = None    # the open interval, for the trace ...
-        self.held: tuple[Any, ...] | None = None   # ... and the one before (see enter),
-        self.held_end = 0.0                        # which ended then
         self._timer_callbacks = (self._timer,)   # of every timer it sets
 
     # -- states and billing -------------------------------------------------------------------
     def enter(self, state: str, reason: str = '') -> None:
-        """Move to *state*, metering the duration of the state left, and keep the trace's
-        record: the open interval (``row``: namespace, object, incarnation, state, start,
-        reason) closes and is ``held`` (its end in ``held_end``: two fields rather than a
-        pair, which would be one more object per state change), and the interval held
-        before goes into the trace for good.
-
-        An interval that would last no time is dropped, and the one before it resumes if
-        it was in the same state: an object that is idle, busy for an instant, then idle
-        again shows one idle interval."""
+        """Move to *state*, metering the duration of the state left, and log the change for
+        the trace: five fields (this lifecycle, the incarnation, the state, the time, the
+        reason) at the end of ``trace.transitions``. The intervals are made from that log
+        only when someone asks for them (:class:`dosim.trace.Transitions`), which is also
+        where an interval that lasted no time is dropped."""
         if state == self.state and reason == '':
             return
         actor = self.actor
@@ -93,28 +85,8 @@ class Lifecycle:
             actor.event('state', -1, f'{self.state} -> {state}' + (f': {reason}' if reason else ''))
         self.state, self.since = state, now
         self._billed = state in self._billed_states
-        inc = actor.incarnation
-        cur = self.row
-        if cur is not None:
-            if cur[3] == state and cur[2] == inc:
-                return
-            prev = self.held
-            if cur[4] == now:
-                if prev is not None and self.held_end == now and prev[3] == state and \
-                        prev[2] == inc:
-                    self.held = None
-                    self.row = prev
-                    return
-            else:
-                if prev is not None:   # a closed interval, for good
-                    intervals = trace.intervals
-                    intervals += prev
-                    intervals.append(self.held_end)
-                self.held = cur
-                self.held_end = now
-        else:
-            trace.holders.append(self)
-        self.row = (actor.ns_name, actor.label, inc, state, now, reason)
+        log = trace.transitions
+        log += (self, actor.incarnation, state, now, reason)
 
     def _gb_s(self, ms: float) -> float:
         return ms / 1000.0 * self.actor.sim.config.billed_memory_mb / 1000.0

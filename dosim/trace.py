@@ -119,27 +119,78 @@ class _Table:
         return self._frame.copy()
 
 
-class _Intervals:
-    """Closed lifecycle intervals, kept flat in one list: the six fields of an interval's
-    ``row`` (namespace, object, incarnation, state, start, reason), then its end (see
-    :meth:`dosim.lifecycle.Lifecycle.enter`). Closing an interval makes no new object (a
-    million intervals cost a third of the memory of a million tuples, and the garbage
-    collector never looks at them). The frame is built from rebuilt row tuples, so pandas
-    infers exactly the dtypes it would from tuples."""
+class Transitions:
+    """The lifecycle's log of state changes, and the intervals made from it.
 
-    __slots__ = ('values',)
+    :meth:`dosim.lifecycle.Lifecycle.enter` appends five fields per change to ``log`` (the
+    lifecycle, the incarnation, the state, the time, the reason): a million changes cost one
+    list, and nothing else is done while the simulation runs. The intervals are made when
+    someone asks for them (:meth:`replay`), object by object, by these rules:
+
+    * a change closes the object's open interval and opens one in the new state;
+    * a change to the state the open interval is in (same incarnation) changes nothing;
+    * an interval that would last no time (the next change comes at the same instant) is
+      dropped, and if the object is back in that instant to the state (and incarnation) of
+      the interval before, that one goes on: an object that is idle, busy for an instant,
+      then idle again shows one idle interval.
+
+    So an interval is final only once the object's next interval has lasted some time: each
+    object keeps its open interval and the one before in :attr:`open`; the intervals that
+    are final are kept flat in :attr:`closed`, seven fields each (namespace, object,
+    incarnation, state, start, reason, end), and the log's replayed part is dropped."""
+
+    __slots__ = ('closed', 'log', 'open')
 
     def __init__(self) -> None:
-        self.values: list[Any] = []
+        self.log: list[Any] = []
+        self.closed: list[Any] = []
+        # per lifecycle, in the order of first change: [open interval (incarnation, state,
+        # start, reason), the interval before it (or None), when that one ended]
+        self.open: dict[Any, list[Any]] = {}
 
     def __len__(self) -> int:
-        return len(self.values) // 7
+        self.replay()
+        return len(self.closed) // 7 + sum(1 + (s[1] is not None) for s in self.open.values())
 
-    def frame(self, extra: list[tuple[Any, ...]]) -> pd.DataFrame:
-        v = self.values
+    def replay(self) -> None:
+        """Turn the changes logged since the last call into intervals (see the rules)."""
+        log = self.log
+        if not log:
+            return
+        opened, closed = self.open, self.closed
+        it = iter(log)
+        for holder, inc, state, time, reason in zip(it, it, it, it, it, strict=True):
+            s = opened.get(holder)
+            if s is None:
+                opened[holder] = [(inc, state, time, reason), None, 0.0]
+                continue
+            cur, prev, prev_end = s
+            if cur[1] == state and cur[0] == inc:
+                continue
+            if cur[2] == time:   # the open interval lasted no time: dropped
+                if prev is not None and prev_end == time and prev[1] == state and \
+                        prev[0] == inc:
+                    s[0], s[1] = prev, None   # the one before goes on
+                    continue
+            else:
+                if prev is not None:   # final now
+                    actor = holder.actor
+                    closed += (actor.ns_name, actor.label, *prev, prev_end)
+                s[1], s[2] = cur, time
+            s[0] = (inc, state, time, reason)
+        log.clear()
+
+    def frame(self, now: float) -> pd.DataFrame:
+        """Every interval, those still open ending *now* (rows in no particular order)."""
+        self.replay()
+        v = self.closed
         columns = (v[0::7], v[1::7], v[2::7], v[3::7], v[4::7], v[6::7], v[5::7])  # end, reason
         rows = list(zip(*columns, strict=True))
-        return pd.DataFrame(rows + extra, columns=LIFECYCLE_COLUMNS)
+        ends = [(h.actor, s[1], s[2]) for h, s in self.open.items() if s[1] is not None]
+        rows += [(a.ns_name, a.label, *prev[:3], end, prev[3]) for a, prev, end in ends]
+        rows += [(h.actor.ns_name, h.actor.label, *s[0][:3], now, s[0][3])
+                 for h, s in self.open.items()]
+        return pd.DataFrame(rows, columns=LIFECYCLE_COLUMNS)
 
 
 class Trace:
@@ -152,8 +203,8 @@ class Trace:
         self._clock = clock  # the SimPy environment, for open intervals
         self._events = _Table(EVENT_COLUMNS)
         self._requests = _Table(REQUEST_COLUMNS)
-        self._lifecycle = _Intervals()
-        self.intervals = self._lifecycle.values   # extended directly by Lifecycle.enter
+        self._lifecycle = Transitions()
+        self.transitions = self._lifecycle.log   # extended directly by Lifecycle.enter
         self._alarms = _Table(ALARM_COLUMNS)
         self._faults = _Table(FAULT_COLUMNS)
         self.fault_rows = self._faults.rows
@@ -161,7 +212,6 @@ class Trace:
         self.write_rows = self._writes.rows
         self._batches = _Table(BATCH_COLUMNS)
         self.batch_rows = self._batches.rows
-        self.holders: list[Any] = []   # every object's lifecycle, in order of first state
         self.event_rows = self._events.rows  # appended to directly on the hot path
         self.request_rows = self._requests.rows
         self.alarm_rows = self._alarms.rows
@@ -207,12 +257,7 @@ class Trace:
 
     @property
     def lifecycle(self) -> pd.DataFrame:
-        now = self._clock.now
-        holders = self.holders
-        still_open = [(*h.held[:5], h.held_end, h.held[5]) for h in holders
-                      if h.held is not None]
-        still_open += [(*h.row[:5], now, h.row[5]) for h in holders]
-        frame = self._lifecycle.frame(still_open)
+        frame = self._lifecycle.frame(self._clock.now)
         return frame.sort_values(['start_ms', 'namespace', 'object'], kind='stable').reset_index(
             drop=True
         )

@@ -7,6 +7,8 @@ Trace levels change what is recorded, never what happens.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pandas as pd
 import pytest
 
@@ -70,3 +72,28 @@ def test_trace_levels_change_what_is_recorded_never_what_happens(level):
         pd.testing.assert_frame_equal(full.trace.alarms, other.trace.alarms)
     else:
         assert other.trace.requests.empty
+
+
+def test_lifecycle_intervals_are_made_from_the_log_of_changes():
+    """``Lifecycle.enter`` only logs a change; the intervals are made when someone asks. An
+    interval that lasts no time is dropped, and an object back in that same instant to the
+    state before goes on in that interval: idle, busy for an instant, idle again is one idle
+    interval. A change to the state it is in changes nothing. Asking halfway through makes
+    the same intervals as asking once at the end."""
+    holder = type('Lifecycle', (), {'actor': SimpleNamespace(ns_name='N', label='o')})()
+    changes = [(1, 'active', 0.0, 'constructor'), (1, 'idle', 5.0, ''),
+               (1, 'active', 7.0, ''), (1, 'idle', 7.0, ''),   # busy for no time
+               (1, 'idle', 8.0, 'again'),                      # the state it is in
+               (1, 'hibernated', 9.0, 'idle'), (2, 'active', 20.0, 'constructor')]
+    once, halfway = trace.Transitions(), trace.Transitions()
+    for i, change in enumerate(changes):
+        once.log.extend((holder, *change))
+        halfway.log.extend((holder, *change))
+        if i == 3:
+            assert len(halfway) == 2   # active 0-5 (final) and idle from 5 (open)
+    expected = [['N', 'o', 1, 'active', 0.0, 5.0, 'constructor'],
+                ['N', 'o', 1, 'idle', 5.0, 9.0, ''],
+                ['N', 'o', 1, 'hibernated', 9.0, 20.0, 'idle'],
+                ['N', 'o', 2, 'active', 20.0, 30.0, 'constructor']]   # open: ends now
+    for log in (once, halfway):
+        assert log.frame(30.0).sort_values('start_ms').values.tolist() == expected
