@@ -29,7 +29,6 @@ work without it.
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -101,7 +100,7 @@ class Storage(WriteQueue):
         self.callbacks = _CONFIRM
         self.incarnation = actor.incarnation   # this queue's, even after a deploy moves on
         self.open = None
-        self.pending = deque()
+        self.pending = []
         self._seq = 0
         self.dead = False
         self.retired_to = None
