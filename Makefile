@@ -45,7 +45,25 @@ $(BIN)/pip:
 	  echo "    apt-get install python3-venv" >&2; \
 	  echo "then run make again." >&2; exit 1; }
 
-$(STAMP): pyproject.toml | $(BIN)/pip
+# A venv keeps the interpreter it was made with. When PYTHON is given (on the command line or
+# in the environment) and names another interpreter than the one $(VENV) was made with, stop and
+# say so, rather than quietly run the old one.
+.PHONY: venv-matches
+venv-matches:
+ifneq ($(filter command line environment,$(origin PYTHON)),)
+	@if [ -x $(BIN)/python ]; then \
+	  made=$$($(BIN)/python -c 'import os, sys; print(os.path.realpath(sys._base_executable))'); \
+	  asked=$$($(PYTHON) -c 'import os, sys; print(os.path.realpath(sys.executable))' 2>/dev/null) || asked=; \
+	  if [ -n "$$asked" ] && [ "$$made" != "$$asked" ]; then \
+	    echo "error: $(VENV) was made with $$made, and PYTHON=$(PYTHON) is $$asked." >&2; \
+	    echo "A venv keeps the interpreter it was made with: give this one a venv of its own," >&2; \
+	    echo "e.g. make $(or $(MAKECMDGOALS),help) PYTHON=$(PYTHON) VENV=.venv-other, or remove $(VENV)." >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+endif
+
+$(STAMP): pyproject.toml | venv-matches $(BIN)/pip
 	$(BIN)/pip install --disable-pip-version-check --no-input -e '.[dev]'
 	@touch $@
 

@@ -13,7 +13,10 @@ and CI runs exactly what a developer runs. The last tests here keep those promis
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -203,3 +206,27 @@ def test_ci_runs_make_test():
     code = [line.strip() for line in script.splitlines() if not line.lstrip().startswith('#')]
     assert 'set -euo pipefail' in code
     assert any(re.match(r'make\s+test\b', line) for line in code), '.ci/run does not run make test'
+
+
+def test_make_refuses_a_venv_made_with_another_python(tmp_path):
+    """A venv keeps the interpreter it was made with, so ``make test PYTHON=python3.12`` with
+    a ``.venv`` made by 3.11 would quietly test 3.11 again. make stops instead, names both
+    interpreters and says what to do; the interpreter the venv was made with passes."""
+    venv = tmp_path / 'venv'
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], check=True)
+    other = tmp_path / 'python-other'   # an interpreter elsewhere, as far as make can tell
+    other.write_text('#!/bin/sh\necho /opt/another/python3\n')
+    other.chmod(0o755)
+    # (an outer make, such as `make test`, passes its own PYTHON down in MAKEFLAGS)
+    env = {k: v for k, v in os.environ.items() if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL')}
+
+    def make(python: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(['make', '-s', 'venv-matches', f'PYTHON={python}', f'VENV={venv}'],
+                              cwd=ROOT, env=env, capture_output=True, text=True)
+
+    refused = make(other)
+    made = os.path.realpath(sys._base_executable)
+    assert refused.returncode != 0
+    assert f'was made with {made}, and PYTHON={other} is /opt/another/python3' in refused.stderr
+    assert f'VENV=.venv-other, or remove {venv}' in refused.stderr
+    assert make(sys.executable).returncode == 0
