@@ -186,10 +186,11 @@ class Transitions:
         v = self.closed
         columns = (v[0::7], v[1::7], v[2::7], v[3::7], v[4::7], v[6::7], v[5::7])  # end, reason
         rows = list(zip(*columns, strict=True))
-        ends = [(h.actor, s[1], s[2]) for h, s in self.open.items() if s[1] is not None]
-        rows += [(a.ns_name, a.label, *prev[:3], end, prev[3]) for a, prev, end in ends]
-        rows += [(h.actor.ns_name, h.actor.label, *s[0][:3], now, s[0][3])
-                 for h, s in self.open.items()]
+        for holder, (cur, prev, prev_end) in self.open.items():
+            actor = holder.actor
+            if prev is not None:
+                rows.append((actor.ns_name, actor.label, *prev[:3], prev_end, prev[3]))
+            rows.append((actor.ns_name, actor.label, *cur[:3], now, cur[3]))
         return pd.DataFrame(rows, columns=LIFECYCLE_COLUMNS)
 
 
