@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from . import geo
 from .geo import Location
 
@@ -40,8 +42,6 @@ class Network:
         cfg = sim.config
         self.locations = geo.load_locations()
         self.client_location = self.location(cfg.client_location, 'Config.client_location')
-        self._uniforms = sim.streams.uniforms('network')   # one draw per message, or a
-        self._random = self._uniforms.draw                   # broadcast's all at once
         self._outbox: Any = None   # the simulation's Outbox (set by the Simulation) ...
         self._faults: Any = None   # ... and its Faults
         self._fibre = cfg.fibre_km_per_ms
@@ -50,6 +50,9 @@ class Network:
         self._jitter_scale = cfg.jitter_scale_ms
         self._jitter_shape = cfg.jitter_shape
         self._pareto_power = -1.0 / cfg.jitter_shape
+        # the latency jitters, one per message or a broadcast's all at once
+        self._jitters = sim.streams.uniforms('network', self._pareto_jitter)
+        self._jitter = self._jitters.draw
         # base latencies: source IATA code -> destination IATA code -> ms (two plain lookups
         # cost less than building and hashing a pair per message)
         self._cache: dict[str, dict[str, float]] = {}
@@ -113,12 +116,24 @@ class Network:
         ms = None if row is None else row.get(b.iata)
         if ms is None:
             ms = self.base_ms(a, b)
-        if self._jitter_scale:   # paretovariate(shape), written out: (1 - u) ** (-1 / shape)
-            ms += self._jitter_scale * ((1.0 - self._random()) ** self._pareto_power - 1.0)
+        if self._jitter_scale:
+            ms += self._jitter()
         faults = self._faults
         if faults.latency_spikes:
             ms += faults.latency_extra(self.where(src), self.where(dst))
         return ms
+
+    def _pareto_jitter(self, u: np.ndarray) -> np.ndarray:
+        """The jitters of draws *u*: ``scale * (paretovariate(shape) - 1)`` with
+        ``paretovariate``'s arithmetic, ``(1 - u) ** (-1 / shape)``, step by step, so that
+        each is the very number Python's float operations give. ``float_power`` calls the C
+        library's ``pow``, as Python's ``**`` does; ``np.power`` may use SVML on AVX-512
+        CPUs, which differs in the last bit (numpy issues 23289 and 25269)."""
+        extra = np.subtract(1.0, u)
+        np.float_power(extra, self._pareto_power, out=extra)
+        extra -= 1.0
+        extra *= self._jitter_scale
+        return extra
 
     def cut(self, src: Any, dst: Any) -> bool:
         """Whether an injected partition separates *src* and *dst* right now."""

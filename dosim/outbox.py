@@ -109,16 +109,8 @@ class Outbox:
         k = len(cols)
         at = np.fromiter(cols, np.intp, k)
         arrive = base[at]
-        jitter = net._jitter_scale
-        # jitter * ((1 - u) ** power - 1), step by step. float_power calls the C library's
-        # pow, as Python's ** does; np.power may use SVML on AVX-512 CPUs, which differs in
-        # the last bit (numpy issues 23289 and 25269).
-        if jitter:
-            extra = np.subtract(1.0, net._uniforms.take(k))
-            np.float_power(extra, net._pareto_power, out=extra)
-            extra -= 1.0
-            extra *= jitter
-            arrive += extra
+        if net._jitter_scale:
+            arrive += net._jitters.take(k)
         arrive += env._now
         fan.push(message, at, eids, arrive)
         # The latest arrival of the row: if it is the latest yet, the run lasts until it
@@ -148,12 +140,12 @@ class Outbox:
         (its arithmetic, its draws in the order sent)."""
         actor, sim, env = hub.actor, self._sim, self._env
         faults, net = sim.faults, sim.network
-        jitter, draw, power = net._jitter_scale, net._random, net._pareto_power
+        jitter, draw = net._jitter_scale, net._jitter
         spikes = faults.latency_spikes
         for col, eid in zip(cols, eids, strict=True):
             client, ms, place = self._route(fan, col, hub)
             if jitter:
-                ms += jitter * ((1.0 - draw()) ** power - 1.0)
+                ms += draw()
             if spikes:
                 ms += faults.latency_extra(actor.location, place)
             in_flight(env, client, ms, message, eid)

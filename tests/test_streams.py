@@ -80,6 +80,39 @@ def test_the_network_draws_its_latency_jitter_from_uniforms():
         (1.0 - u) ** (-1.0 / cfg.jitter_shape) - 1.0)
 
 
+def test_each_jitter_is_the_number_python_s_float_arithmetic_gives():
+    """The network maps each block of draws to jitters with array operations, once; a
+    message's jitter must still be, to the last bit, ``scale * ((1 - u) ** power - 1)``
+    as Python computes it for the draw ``u`` -- taken one at a time or a room's at once,
+    across several blocks."""
+    sim = dosim.Simulation(seed=5)
+    jitters = sim.network._jitters
+    cfg = sim.config
+    reference = random.Random(Streams(5)._derived('network'))
+    power = -1.0 / cfg.jitter_shape
+    expected = [cfg.jitter_scale_ms * ((1.0 - reference.random()) ** power - 1.0)
+                for _ in range(4 * BLOCK)]
+    got: list[float] = []
+    plan = random.Random(8)
+    while len(got) < 3 * BLOCK:
+        if plan.random() < 0.5:
+            got.append(jitters.draw())
+        else:
+            got.extend(jitters.take(plan.choice([1, 99, 1000])).tolist())
+    assert got == expected[:len(got)]
+
+
+def test_a_stream_keeps_the_transform_it_was_made_with():
+    """The network's stream hands out jitters; asking for it as plain uniforms (or with
+    another transform) is refused rather than handing out jitters as uniforms."""
+    sim = dosim.Simulation(seed=0)
+    with pytest.raises(ValueError, match="stream 'network' is taken: it is drawn from as "
+                                         r'uniforms\(\) with transform'):
+        sim.streams.uniforms('network')
+    assert sim.streams.uniforms('network', sim.network._jitters.transform) is \
+        sim.network._jitters
+
+
 def test_a_model_cannot_borrow_the_network_stream():
     """``sim.stream('network')`` would hand a model the very numbers the network draws its
     latencies from; it is refused, with a message that says what to do. Other names are the
