@@ -46,7 +46,20 @@ if TYPE_CHECKING:
     from .simulation import Simulation
     from .sockets import SocketHub
 
-__all__ = ['Outbox']
+__all__ = ['NO_BATCH', 'Outbox']
+
+#: a hub's :attr:`~dosim.sockets.SocketHub.batch` while it holds no open batch: no message
+#: is this object, so a ``send`` never mistakes it for its batch's message
+NO_BATCH: Any = object()
+
+
+class Unattached:
+    """The hub of a socket no object has accepted: it never holds a batch."""
+
+    batch = NO_BATCH
+
+
+UNATTACHED = Unattached()
 
 
 class Outbox:
@@ -61,7 +74,7 @@ class Outbox:
         self._env = env = sim.env
         self.ids = env._eid             # SimPy's event ids, to reserve one per message
         self.hub: SocketHub | None = None
-        self.message: Any = None        # what the open batch sends (None: no batch open)
+        self.message: Any = None        # what the open batch sends
         self.cols: list[int] = []       # the column of each send's client (dosim.fanout) ...
         self.eids: list[int] = []       # ... and its reserved event id (lists: appending to
         #                                 an array of ints costs twice as much)
@@ -69,16 +82,26 @@ class Outbox:
         self._due = False               # a flush event waits in SimPy's queue
 
     def open(self, hub: SocketHub, message: Any) -> None:
-        """Start a batch of *message* from *hub*'s object (flushing the one before)."""
+        """Start a batch of *message* from *hub*'s object (flushing the one before). While
+        it is open, ``hub.batch`` is *message*: a ``send`` of that very message by one of
+        the hub's sockets joins it (:meth:`dosim.websocket.WebSocket.send`)."""
         if self.cols:
             self.flush()
+        elif self.hub is not None:
+            self.hub.batch = NO_BATCH
         self.hub = hub
-        self.message = message
+        self.message = hub.batch = message
         if not self._due:
             self._due = True
             env = self._env
             self.callbacks = _FLUSH_DUE
             heappush(env._queue, (env._now, 0, next(env._eid), self))
+
+    def end(self) -> None:
+        """No more sends join the open batch (a write: what is sent next waits for it at
+        the output gate). What it holds is flushed as usual."""
+        if self.hub is not None:
+            self.hub.batch = NO_BATCH
 
     def _flush_due(self) -> None:
         self._due = False
@@ -88,6 +111,8 @@ class Outbox:
         """Put every message of the batch in flight, in the order sent; close the batch."""
         cols, eids, message, hub = self.cols, self.eids, self.message, self.hub
         self.message, self.hub = None, None
+        if hub is not None:
+            hub.batch = NO_BATCH
         if not cols:
             return
         self.cols, self.eids = [], []

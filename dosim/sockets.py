@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .fanout import Fanout
 from .inflight import Flight, clamp
 from .inflight import send as in_flight
+from .outbox import NO_BATCH
 from .websocket import RESET_REASON, SocketEvent, WebSocket, WebSocketRequestResponsePair
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class SocketHub:
         self.sends = 0
         self._tagged: dict[str | None, list[WebSocket]] = {}   # hibernatable(tag), until a change
         self.fan: Fanout | None = None   # broadcasts in flight to the clients (dosim.fanout)
+        self.batch: Any = NO_BATCH       # the message of its open batch (dosim.outbox)
 
     # -- accepting ------------------------------------------------------------------------
     def adopt(self, ws: WebSocket, hibernatable: bool, tags: tuple[str, ...]) -> None:

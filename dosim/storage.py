@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from . import errors
 from .alarms import alarm_time
 from .context import active
+from .outbox import NO_BATCH
 from .store import DELETED
 from .values import Blob, clone_in, clone_out, key_bytes, value_bytes
 from .writequeue import _CONFIRM, NO_CHANGE, WriteBatch, WriteQueue
@@ -372,7 +373,9 @@ class Storage(WriteQueue):
                 if batch is None:   # self._batch(), written out
                     self._seq += 1
                     batch = self.open = WriteBatch(self._seq)
-                    self._actor.sim.outbox.message = None   # (see WriteQueue._batch)
+                    out = self._actor.sim.outbox   # (see WriteQueue._batch)
+                    if out.hub is not None:        # out.end(), written out
+                        out.hub.batch = NO_BATCH
                 batch.writes[key] = value
                 full = self._trace.full
                 if full:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from simpy.events import Event
 
 from .inflight import Flight, Received, arm, catch_up, pending
+from .outbox import UNATTACHED
 from .values import clone_in, clone_out, value_bytes
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ class WebSocket:
         # a server end's batches (dosim.outbox), its object's SocketHub and its way to its
         # client: (client, latency without jitter, the client's place), from its first send
         self._outbox: Outbox | None = None
-        self._hub: Any = None
+        self._hub: Any = UNATTACHED
         self._route: tuple[Any, ...] | None = None
         self.label = 'client'
         self.origin: Any = 'client'   # a client end's place (set when it is handed out)
@@ -158,12 +159,12 @@ class WebSocket:
     # -- sending --------------------------------------------------------------------------
     def send(self, message: str | bytes) -> None:
         """Send *message* to the other end."""
-        out = self._outbox
-        if out is not None and message is out.message and self._hub is out.hub and (
-                not self.closed):   # one more socket of a broadcast (dosim.outbox)
+        if message is self._hub.batch and not self.closed:
+            out = self._outbox   # one more socket of its object's broadcast (dosim.outbox)
             out.cols.append(self._col)
             out.eids.append(next(out.ids))
             return
+        out = self._outbox
         size = _check_message(message)
         if self.closed:
             raise RuntimeError('WebSocket send() after close()')

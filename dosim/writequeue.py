@@ -86,7 +86,7 @@ class WriteQueue:
         if batch is None:
             self._seq += 1
             batch = self.open = WriteBatch(self._seq)
-            self._actor.sim.outbox.message = None   # ends the broadcast batch (dosim.outbox)
+            self._actor.sim.outbox.end()   # ends the broadcast batch (dosim.outbox)
         return batch
 
     def end_turn(self) -> None:

@@ -28,6 +28,8 @@ class Room(dosim.DurableObject):
     * ``'gated:<m>'``: a write, then ``<m>`` to the sender (held by the output gate);
     * ``'twice:<m>'``: ``<m>`` to everyone, and once more to the first client, in one step;
     * ``'mixed:<m>'``: ``<m>`` to everyone but the sender, then ``'re:<m>'`` to the sender;
+    * ``'logged:<m>'``: ``<m>`` to everyone but the sender, a write, then ``'re:<m>'`` to
+      the sender (held by the output gate until the write is confirmed);
     * ``'bye'``: the object closes the sender's socket;
     * ``'abort:<m>'``: ``<m>`` to everyone but the sender, then the object resets;
     * anything else: to everyone but the sender."""
@@ -51,6 +53,12 @@ class Room(dosim.DurableObject):
             everyone[0].send(text)
         elif kind == 'bye':
             ws.close(1000, 'bye')
+        elif kind == 'logged':
+            for other in everyone:
+                if other is not ws:
+                    other.send(text)
+            self.ctx.storage.put('last', text)
+            ws.send(f're:{text}')
         else:
             for other in everyone:
                 if other is not ws:
@@ -130,6 +138,18 @@ def test_single_sends_between_broadcasts_keep_their_place():
     script = [(2_000 + 3 * i, i % 6, f'{kinds[i % 3]}:{i}') for i in range(60)]
     got = same_at_both_levels(script=script)
     assert sum(m.startswith('re:') for m in got['received'][0]) == 10
+
+
+def test_a_write_after_a_broadcast_ends_its_batch_not_its_message():
+    """A write opens the output gate's next batch of writes, so a send after it waits for
+    its confirmation and cannot join the broadcast before it. The broadcast itself still
+    carries its message: every other client gets each text, and the sender its reply."""
+    script = [(2_000 + 40 * i, i % 6, f'logged:{i}') for i in range(12)]
+    got = same_at_both_levels(script=script)
+    for who, received in enumerate(got['received']):
+        mine = [i for i in range(12) if i % 6 == who]
+        assert sorted(received) == sorted(
+            [str(i) for i in range(12) if i not in mine] + [f're:{i}' for i in mine])
 
 
 def test_a_socket_named_twice_in_one_step():
