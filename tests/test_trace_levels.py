@@ -97,16 +97,26 @@ def agents(level: str) -> tuple[dosim.Simulation, list[Any]]:
     return sim, replies
 
 
+class LoggingRoom(ChatRoom):
+    """A chat room that keeps the last message: a write right after each broadcast."""
+
+    def websocket_message(self, ws: Any, message: Any) -> Any:
+        yield from super().websocket_message(ws, message)
+        self.ctx.storage.put('last', message)
+
+
 def chat(level: str) -> tuple[dosim.Simulation, list[Any]]:
-    """Two rooms of six hibernatable clients; each client sends three messages a minute
-    apart, each broadcast to its room, and the last client of each room leaves early."""
+    """Two rooms of six hibernatable clients (the second a LoggingRoom); each client sends
+    three messages a minute apart, each broadcast to its room, and the last client of each
+    room leaves early."""
     sim = dosim.Simulation(seed=13, config=dosim.Config(trace_level=level))
-    ns = sim.namespace('ROOMS', ChatRoom)
+    namespaces = [sim.namespace('ROOMS', ChatRoom), sim.namespace('LOGGED', LoggingRoom)]
     sockets: list[Any] = []
 
     def user(room: int, i: int) -> Any:
         url = f'https://chat/ws?name=u{i}'
-        ws = yield from dosim.connect_websocket(ns.get_by_name(f'room-{room}'), url)
+        stub = namespaces[room].get_by_name(f'room-{room}')
+        ws = yield from dosim.connect_websocket(stub, url)
         sockets.append(ws)
         for k in range(3):
             yield sim.timeout(60_000 + 137 * i)
@@ -200,5 +210,7 @@ def test_the_models_exercise_what_they_claim():
     sim, _ = agents('requests')
     alarms = sim.trace.alarms
     assert {'ok', 'error', 'reset'} <= set(alarms['outcome'])
-    sim, received = chat('requests')
+    sim, received = chat('summary')
     assert sum(map(len, received)) > 0
+    logged = sim.storage_of('LOGGED', 'room-1')['last']   # the second room wrote
+    assert any(logged in seen for seen in received)
