@@ -159,7 +159,7 @@ class WebSocket:
     # -- sending --------------------------------------------------------------------------
     def send(self, message: str | bytes) -> None:
         """Send *message* to the other end."""
-        if message is self._hub.batch and not self.closed:
+        if message is self._hub.batch:   # (a closed end's hub is UNATTACHED)
             out = self._outbox   # one more socket of its object's broadcast (dosim.outbox)
             out.cols.append(self._col)
             out.eids.append(next(out.ids))
@@ -202,6 +202,7 @@ class WebSocket:
         if pending(self):
             catch_up(self)
         self.closed = True
+        self._hub = UNATTACHED   # its sends no longer join its object's broadcasts
         self.close_code = code
         self.close_reason = reason
         while self._waiters and self._taken == len(self.received):

@@ -12,7 +12,7 @@ broadcasts in flight than the matrix has rows.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -219,3 +219,36 @@ def test_a_reset_with_broadcasts_on_their_way_to_many_clients():
     got = same_at_both_levels(script=script, clients=20, waiters=(7,), wait_from=2_100)
     assert got['closed'] == [(True, 1011)] * 20
     assert all(received[-1] == 'last' for received in got['received'][1:])
+
+
+class ClosingRoom(dosim.DurableObject):
+    """Closes the fourth socket, then broadcasts to the list it took before the close."""
+
+    refused: ClassVar[list[str]] = []
+
+    def fetch(self, request: Any) -> Any:
+        client, server = dosim.WebSocketPair()
+        self.ctx.accept_websocket(server, ['all'])
+        return dosim.Response(status=101, web_socket=client)
+
+    def websocket_message(self, ws: Any, message: str) -> None:
+        everyone = self.ctx.get_websockets('all')
+        everyone[3].close(1000, 'bye')
+        try:
+            for other in everyone:
+                other.send(message)
+        except RuntimeError as exc:
+            self.refused.append(str(exc))
+
+
+@pytest.mark.parametrize('level', ['full', 'summary'])
+def test_a_socket_closed_mid_broadcast_refuses_its_send(level):
+    """A closed end never joins a broadcast: its ``send`` raises, as it would alone, and
+    the clients before it in the list still get the message."""
+    sim = dosim.Simulation(seed=1, config=dosim.Config(trace_level=level))
+    ends = room(sim, 6, ClosingRoom)
+    ClosingRoom.refused = []
+    ends[0].send('hello')
+    sim.run()
+    assert ClosingRoom.refused == ['WebSocket send() after close()']
+    assert sorted(len(end.received) for end in ends) == [0, 0, 0, 1, 1, 1]
