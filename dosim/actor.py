@@ -470,7 +470,7 @@ class Actor:
         self.ctx = None
         self.storage = None
         self.event('reset', -1, f'{reason}: {error.message}')
-        self.lifecycle.pins.clear()
+        self.lifecycle.pins = None
         self.lifecycle.enter('evicted', f'reset: {reason}')
         if self._sockets is not None:
             self._sockets.close_all()

@@ -58,7 +58,9 @@ class Lifecycle:
         self._cfg = actor.sim.config
         self.state = 'evicted'
         self.since = actor.sim.env._now
-        self.pins: dict[Any, float] = {}     # token -> expiry (ms); inf while held open
+        # token -> expiry (ms), inf while held open; None until the first pin (most objects
+        # are never pinned, and every object ever touched keeps its lifecycle)
+        self.pins: dict[Any, float] | None = None
         self._deadline: tuple[float, str] | None = None
         self._timer_at: float | None = None
         self._billed_states = BILLED_WITH_HIBERNATABLE if self._cfg.bill_hibernatable_idle \
@@ -98,16 +100,18 @@ class Lifecycle:
     # -- pins ---------------------------------------------------------------------------------
     def pin(self, token: Any, limit_ms: float = PIN_LIMIT_MS) -> None:
         """Hold the object in memory until :meth:`unpin` (or *limit_ms*, at most)."""
+        if self.pins is None:
+            self.pins = {}
         self.pins[token] = self.actor.sim.env.now + limit_ms
         self.update()
 
     def unpin(self, token: Any) -> None:
-        if self.pins.pop(token, None) is not None:
+        if self.pins and self.pins.pop(token, None) is not None:
             self.update()
 
     def _pinned(self, now: float) -> float | None:
         """The time the last live pin expires, or None if nothing pins the object."""
-        live = [t for t in self.pins.values() if t > now]
+        live = [t for t in self.pins.values() if t > now] if self.pins else ()
         return max(live) if live else None
 
     # -- deciding ---------------------------------------------------------------------------------
