@@ -221,15 +221,10 @@ def test_a_reset_with_broadcasts_on_their_way_to_many_clients():
     assert all(received[-1] == 'last' for received in got['received'][1:])
 
 
-class ClosingRoom(dosim.DurableObject):
+class ClosingRoom(Room):
     """Closes the fourth socket, then broadcasts to the list it took before the close."""
 
     refused: ClassVar[list[str]] = []
-
-    def fetch(self, request: Any) -> Any:
-        client, server = dosim.WebSocketPair()
-        self.ctx.accept_websocket(server, ['all'])
-        return dosim.Response(status=101, web_socket=client)
 
     def websocket_message(self, ws: Any, message: str) -> None:
         everyone = self.ctx.get_websockets('all')
