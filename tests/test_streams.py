@@ -22,20 +22,26 @@ def test_a_stream_is_named_and_seeded_by_the_simulation():
     assert a.get('storage').random() != Streams(7).get('ids').random()
 
 
+def mixed(stream: Uniforms, at_least: int, sizes: list[int]) -> list[float]:
+    """At least *at_least* numbers from *stream*: one at a time (``draw``) or *k* at a
+    time (``take``, *k* one of *sizes*), the two mixed at random."""
+    got: list[float] = []
+    plan = random.Random(3)
+    while len(got) < at_least:
+        if plan.random() < 0.5:
+            got.append(stream.draw())
+        else:
+            got.extend(stream.take(plan.choice(sizes)).tolist())
+    return got
+
+
 def test_uniforms_draw_the_numbers_of_random_random():
     """``draw()`` one at a time and ``take(k)`` many at a time walk the same sequence as
     ``random()``, across the blocks NumPy makes (the mix below crosses several)."""
     seed = 2**100 + 12345
     reference = random.Random(seed)
     expected = [reference.random() for _ in range(5 * BLOCK)]
-    uniforms = Uniforms(random.Random(seed))
-    got: list[float] = []
-    plan = random.Random(3)
-    while len(got) < 4 * BLOCK:
-        if plan.random() < 0.5:
-            got.append(uniforms.draw())
-        else:
-            got.extend(uniforms.take(plan.choice([0, 1, 99, 500, BLOCK + 7])).tolist())
+    got = mixed(Uniforms(random.Random(seed)), 4 * BLOCK, [0, 1, 99, 500, BLOCK + 7])
     assert got == expected[:len(got)]
 
 
@@ -92,13 +98,7 @@ def test_each_jitter_is_the_number_python_s_float_arithmetic_gives():
     power = -1.0 / cfg.jitter_shape
     expected = [cfg.jitter_scale_ms * ((1.0 - reference.random()) ** power - 1.0)
                 for _ in range(4 * BLOCK)]
-    got: list[float] = []
-    plan = random.Random(8)
-    while len(got) < 3 * BLOCK:
-        if plan.random() < 0.5:
-            got.append(jitters.draw())
-        else:
-            got.extend(jitters.take(plan.choice([1, 99, 1000])).tolist())
+    got = mixed(jitters, 3 * BLOCK, [1, 99, 1000])
     assert got == expected[:len(got)]
 
 
