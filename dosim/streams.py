@@ -11,7 +11,8 @@ and its seed is derived from the simulation's seed and that name with SHA-256. S
 
 A stream that is drawn from both one number at a time and many at once (the network's
 latency jitter: one message, or a broadcast to a whole room) is a :class:`Uniforms`: the
-same numbers as the stream's ``random()``, in the same order, made by NumPy in blocks.
+same numbers as the stream's ``random()``, in the same order, made by NumPy in blocks --
+and, for the network, turned into jitters a block at a time.
 """
 
 from __future__ import annotations
