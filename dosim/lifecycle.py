@@ -110,8 +110,9 @@ class Lifecycle:
             self.update()
 
     def _pinned(self, now: float) -> float | None:
-        """The time the last live pin expires, or None if nothing pins the object."""
-        live = [t for t in self.pins.values() if t > now] if self.pins else ()
+        """The time the last live pin expires, or None if none is live (called only once
+        something has pinned the object: ``pins`` is a dict)."""
+        live = [t for t in self.pins.values() if t > now]
         return max(live) if live else None
 
     # -- deciding ---------------------------------------------------------------------------------

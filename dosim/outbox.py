@@ -85,10 +85,8 @@ class Outbox:
         """Start a batch of *message* from *hub*'s object (flushing the one before). While
         it is open, ``hub.batch`` is *message*: a ``send`` of that very message by one of
         the hub's sockets joins it (:meth:`dosim.websocket.WebSocket.send`)."""
-        if self.cols:
+        if self.cols:   # (a batch is never open without a send in it)
             self.flush()
-        elif self.hub is not None:
-            self.hub.batch = NO_BATCH
         self.hub = hub
         self.message = hub.batch = message
         if not self._due:
