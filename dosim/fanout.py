@@ -16,10 +16,13 @@ which is still several Python steps per delivery. A :class:`Fanout` (one per
   reads all its columns at once; ``cur[col]`` is the first row not yet handed over to the
   client (a plain list: it is read one client at a time).
 
-A batch of sends (:mod:`dosim.outbox`) becomes one row: a few array operations draw every
-client's latency. The rows are written into the matrix many at a time, when someone needs
-it (:meth:`Fanout._make`), and that is when the clamp is applied, as a running maximum down
-each column; ``last`` is up to date once every row is written.
+A batch of sends (:mod:`dosim.outbox`) becomes one row: its columns, event ids, latency
+jitters (drawn at once, in order) and the time sent. The rows are computed and written into
+the matrix many at a time, when someone needs it (:meth:`Fanout._make`): every client's
+latency in a few array operations for all of them, then the clamp, as a running maximum down
+each column; ``last`` is up to date once every row is written. A run that would end while
+rows wait computes them first (their latest arrival keeps it going,
+:class:`~dosim.simulation.Environment`).
 Nothing else changes: a client's messages are handed over when someone looks, exactly as
 in :mod:`dosim.inflight` (the arrival key of a message in a row is ``(at, NORMAL, event
 id)``, the event id reserved when it was sent). The rules that keep the two places in step:
@@ -37,9 +40,13 @@ id)``, the event id reserved when it was sent). The rules that keep the two plac
 from __future__ import annotations
 
 import math
+from heapq import heappush
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .inflight import Noop, catch_up_own
 
 if TYPE_CHECKING:
     from .websocket import WebSocket
@@ -48,6 +55,10 @@ __all__ = ['Fanout']
 
 ROWS = 256   # rows of a new matrix (it doubles when trimming frees less than half)
 COLUMNS = 8  # columns of a new matrix (it doubles when a client needs one more)
+
+#: a row as pushed: the columns of its clients, their event ids, their jitters (None: the
+#: network has none) and the time it was sent
+Row = tuple[list[int], list[int], 'np.ndarray | None', float]
 
 
 class Fanout:
@@ -66,8 +77,8 @@ class Fanout:
         self.clients: list[WebSocket | None] = []  # per column: its client end (None: free)
         self.free: list[int] = []                  # columns to reuse
         self.msgs: list[Any] = []                  # per row: the message
-        self.rows: list[tuple[np.ndarray, list[int], np.ndarray]] = []   # per row: its
-        #                                            columns, event ids and arrivals
+        self.rows: list[Row] = []                  # per row: its columns, event ids,
+        #                                            jitters and time sent
         self.n = 0                                 # rows in use ...
         self.made = 0                              # ... of which at and inc are written
         self.watched = 0                           # watched clients with a column
@@ -125,31 +136,47 @@ class Fanout:
         self.base = np.concatenate([self.base, np.full(old, math.nan)])
 
     # -- rows -------------------------------------------------------------------------------
-    def push(self, message: Any, cols: np.ndarray, eids: list[int], arrive: np.ndarray) -> None:
-        """One broadcast: *message* reaches column ``cols[i]`` at ``arrive[i]``, or later,
-        behind that client's earlier messages (no column twice), under event id ``eids[i]``.
-        The row is written into the matrix later, with others (:meth:`_make`)."""
+    def push(self, message: Any, cols: list[int], eids: list[int], jitters: np.ndarray | None,
+             now: float) -> None:
+        """One broadcast at *now*: *message* reaches column ``cols[i]`` after its latency
+        without jitter plus ``jitters[i]`` (none: no jitter), or later, behind that client's
+        earlier messages (no column twice), under event id ``eids[i]``. The row is computed
+        and written into the matrix later, with others (:meth:`_make`)."""
         if self.n == self.at.shape[0]:
             self.trim()
+        if self.made == self.n:
+            self.env.unmade[self] = None   # (made when the run would end, see Environment)
         self.msgs.append(message)
-        self.rows.append((cols, eids, arrive))
+        self.rows.append((cols, eids, jitters, now))
         self.n += 1
 
     def _make(self) -> None:
-        """Write the rows pushed since the last call into ``at`` and ``inc``, all at once,
-        and bring ``last`` up to date. Down each column, a running maximum that starts from
-        the column's last arrival: a row's arrival is its own or the latest before it (the
-        clamp), and where a column is not in a row, the latest before it."""
+        """Compute the rows pushed since the last call and write them into ``at`` and
+        ``inc``, all at once, and bring ``last`` up to date. A row's arrivals are
+        :meth:`dosim.network.Network.one_way`'s arithmetic for all its clients (latency
+        without jitter, plus jitter, plus the time sent). Down each column, a running maximum
+        that starts from the column's last arrival: a row's arrival is its own or the latest
+        before it (the clamp), and where a column is not in a row, the latest before it.
+        The latest arrival of all, if it is the latest yet, keeps the run going until it
+        arrives (see :class:`dosim.inflight.Noop`)."""
         made, n = self.made, self.n
         if made == n:
             return
+        env = self.env
+        del env.unmade[self]
         width = len(self.clients)
         rows = self.rows[made:n]
         counts = [len(row[0]) for row in rows]
-        cols = np.concatenate([row[0] for row in rows])
+        total = sum(counts)
+        cols = np.fromiter(chain.from_iterable([row[0] for row in rows]), np.intp, total)
+        arrive = self.base[cols]
+        if rows[0][2] is not None:
+            arrive += np.concatenate([row[2] for row in rows])
+        arrive += np.repeat([row[3] for row in rows], counts)
+        self._keep_going(arrive, rows, counts)
         where = np.repeat(np.arange(made, n), counts)
         block = np.full((n - made, width), -math.inf)
-        block[where - made, cols] = np.concatenate([row[2] for row in rows])
+        block[where - made, cols] = arrive
         last = self.last[:width]   # (a view)
         np.maximum(block[0], last, out=block[0])
         self.at[made:n, :width] = np.maximum.accumulate(block, axis=0)
@@ -157,9 +184,26 @@ class Fanout:
         self.inc[where, cols] = True
         self.made = n
 
+    def _keep_going(self, arrive: np.ndarray, rows: list[Row], counts: list[int]) -> None:
+        """If the latest of *arrive* (the rows' arrivals before the clamp) is the latest
+        arrival yet, the run lasts until it comes: a :class:`~dosim.inflight.Noop` under the
+        key of the first message that has it. (The clamp cannot change this answer: every
+        earlier arrival is at most ``env.last_in_flight``.)"""
+        env = self.env
+        i = int(arrive.argmax())
+        top = float(arrive[i])
+        if top > env.last_in_flight:
+            env.last_in_flight = top
+            if top > env._now:   # (an earlier one has arrived: it would change nothing)
+                for (_, eids, _, _), count in zip(rows, counts, strict=True):
+                    if i < count:
+                        heappush(env._queue, (top, 1, eids[i], Noop()))
+                        return
+                    i -= count
+
     def _eid(self, r: int, col: int) -> int:
-        cols, eids, _ = self.rows[r]
-        return eids[int(np.flatnonzero(cols == col)[0])]
+        cols, eids, _, _ = self.rows[r]
+        return eids[cols.index(col)]
 
     def settle(self, client: WebSocket) -> None:
         """Move *client*'s messages from its column to its own queue (in order)."""
@@ -218,8 +262,6 @@ class Fanout:
     def trim(self) -> None:
         """The matrix is full: hand every client what reached it strictly before now, drop
         the rows everyone has passed, and double the rows if that freed less than half."""
-        from .inflight import catch_up_own
-
         self._make()
         n, width = self.n, len(self.clients)
         time = self.env.key[0]

@@ -12,11 +12,11 @@ only what differs from socket to socket (is this end open?), reserves the messag
 id (its place among events at the same moment, as if it were sent alone) and notes the
 socket. The rest -- the latency draws, the sockets' ordered streams, the messages in flight --
 is done for the whole batch at once when it is *flushed*: as one row of the object's
-:class:`~dosim.fanout.Fanout` (a few array operations for all its clients, with the
-network stream's draws taken as one array, :class:`~dosim.streams.Uniforms`), or, when some of
-its clients are watched (someone waits in ``receive()``), a fault adds latency, a socket is
-named twice or the batch is small next to the room, one socket after the other into each
-client's own queue (:mod:`dosim.inflight`). Either way the batch is flushed:
+:class:`~dosim.fanout.Fanout` (the network stream's draws taken as one array,
+:class:`~dosim.streams.Uniforms`, and the arithmetic done later for many rows at once), or,
+when some of its clients are watched (someone waits in ``receive()``), a fault adds
+latency, a socket is named twice or the batch is small next to the room, one socket after
+the other into each client's own queue (:mod:`dosim.inflight`). Either way the batch is flushed:
 
 * before anything else draws a latency from the network stream
   (:meth:`dosim.network.Network.one_way`), so that each message gets the very draw it would
@@ -36,9 +36,6 @@ import math
 from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from .inflight import Noop
 from .inflight import send as in_flight
 
 if TYPE_CHECKING:
@@ -125,25 +122,11 @@ class Outbox:
                 if math.isnan(base[col]):
                     base[col] = self._route(fan, col, hub)[1]
                     fan.unplaced -= 1
-        net, env = self._sim.network, self._env
-        # Network.one_way's latency for all the row's clients at once: the same arithmetic,
-        # the same draws in the order sent. (inflight.send's clamp comes when the row is
-        # written into the matrix, Fanout._make.)
-        k = len(cols)
-        at = np.fromiter(cols, np.intp, k)
-        arrive = base[at]
-        if net._jitter_scale:
-            arrive += net._jitters.take(k)
-        arrive += env._now
-        fan.push(message, at, eids, arrive)
-        # The latest arrival of the row: if it is the latest yet, the run lasts until it
-        # arrives (see Noop), under the id of the first message that has it. Every earlier
-        # arrival is at most env.last_in_flight, so the clamp cannot change this answer.
-        i = int(arrive.argmax())
-        top = float(arrive[i])
-        if top > env.last_in_flight:
-            env.last_in_flight = top
-            heappush(env._queue, (top, 1, eids[i], Noop()))
+        # Network.one_way's latency for all the row's clients: its draws, in the order sent,
+        # taken now; its arithmetic done for many rows at once (Fanout._make)
+        net = self._sim.network
+        jitters = net._jitters.take(len(cols)) if net._jitter_scale else None
+        fan.push(message, cols, eids, jitters, self._env._now)
 
     def _route(self, fan: Fanout, col: int, hub: SocketHub) -> tuple[Any, ...]:
         """(client, latency without jitter, the client's place) of a column's socket."""

@@ -68,6 +68,9 @@ class Environment(simpy.Environment):
         self.key: tuple[Any, ...] = (initial_time, -1, -1, None)
         #: the latest arrival of a message in flight to a WebSocket client
         self.last_in_flight = -math.inf
+        #: the broadcasts' matrices with rows not computed yet (dosim.fanout): their latest
+        #: arrival is put in the queue at the latest when it would run dry
+        self.unmade: dict[Any, None] = {}
         for name, obj in simpy.Environment.__dict__.items():   # as SimPy does for its own
             if type(obj) is BoundClass:                        # class: env.timeout etc.
                 setattr(self, name, getattr(self, name))       # bound once, not per call
@@ -110,12 +113,28 @@ class Environment(simpy.Environment):
 
     def step(self) -> None:
         """As :meth:`simpy.Environment.step`, keeping :attr:`key` (process one event)."""
+        if not self._queue and self.unmade:
+            self._make_unmade()
         try:
             self.key = self._queue[0]
         except IndexError:
             self.key = (self._now, AFTER_ALL, 0, None)
             raise EmptySchedule from None
         super().step()
+
+    def peek(self) -> float:
+        """As :meth:`simpy.Environment.peek` (the time of the next event, or infinity)."""
+        if not self._queue and self.unmade:
+            self._make_unmade()
+        return super().peek()
+
+    def _make_unmade(self) -> bool:
+        """Compute every broadcast row not computed yet (:meth:`dosim.fanout.Fanout._make`),
+        which puts the latest arrival in flight in the queue if it is still to come: whether
+        the queue holds anything now."""
+        for fan in list(self.unmade):
+            fan._make()
+        return bool(self._queue)
 
     def _loop(self) -> None:
         """:meth:`simpy.Environment.step` until an exception ends it."""
@@ -124,6 +143,8 @@ class Environment(simpy.Environment):
             try:
                 self.key = key = heappop(queue)
             except IndexError:
+                if self.unmade and self._make_unmade():
+                    continue
                 self.key = (self._now, AFTER_ALL, 0, None)   # everything at now has happened
                 raise EmptySchedule from None
             self._now, _, _, event = key

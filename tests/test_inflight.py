@@ -15,9 +15,11 @@ its own, and at ``summary``, where the sends of a step go as one batch.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
+import simpy
 
 import dosim
 from dosim.fanout import ROWS
@@ -115,6 +117,20 @@ def test_the_run_lasts_until_the_last_message_lands(level):
     one_way = latency(sim)
     assert one_way > 0.25
     assert sim.now == 2_000 + 2 * one_way
+    assert [list(end.received) for end in ends] == [['last'], ['last'], ['last']]
+
+
+def test_stepping_by_hand_also_lasts_until_the_last_message_lands(level):
+    """The same run, one ``env.step()`` at a time while ``env.peek()`` sees an event: the
+    last step is the last message landing, as it would be with an event per delivery."""
+    sim = make_sim(hibernate_after_ms=0.25, trace_level=level)
+    ends = room(sim, 3)
+    say(sim, ends[0], 'last', at=2_000)
+    while sim.env.peek() < math.inf:
+        sim.env.step()
+    with pytest.raises(simpy.core.EmptySchedule):
+        sim.env.step()
+    assert sim.now == 2_000 + 2 * latency(sim)
     assert [list(end.received) for end in ends] == [['last'], ['last'], ['last']]
 
 
