@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import random
+from array import array
 from collections.abc import Callable, Iterator
 from itertools import chain, islice
-from operator import length_hint
 
 import numpy as np
 
@@ -119,15 +119,20 @@ class Uniforms:
             block = self._state.random_sample(BLOCK)
             self._array = block if self.transform is None else self.transform(block)
             self._array.flags.writeable = False
-            self._it = iter(self._array.tolist())
+            # draw() makes each float as it is drawn (a broadcast takes most of the block
+            # as an array and needs none), from a copy it can iterate at C speed
+            doubles = array('d')
+            doubles.frombytes(memoryview(self._array).cast('B'))
+            self._it = iter(doubles)
             yield self._it
 
     def take(self, k: int) -> np.ndarray:
         """The next *k* draws, as a read-only array."""
-        left = length_hint(self._it)
-        at = len(self._array) - left
+        state = self._it.__reduce__()   # (iter, (doubles,), position), or (iter, ((),))
+        at = state[2] if len(state) == 3 else len(self._array)   # once exhausted
+        left = len(self._array) - at
         if k <= left:
-            self._it.__setstate__(at + k)   # (a list iterator's position)
+            self._it.__setstate__(at + k)
             return self._array[at:at + k]
         head = self._array[at:]
         self._it.__setstate__(len(self._array))
