@@ -8,9 +8,11 @@ A chat room answers each message by sending it to every other client::
 
 Every one of those sends is the same message, from the same object, at the same moment,
 through the same output gate. So the runtime takes them as one *batch*: ``send`` checks
-only what differs from socket to socket (is this end open?), reserves the message's event
-id (its place among events at the same moment, as if it were sent alone) and notes the
-socket. The rest -- the latency draws, the sockets' ordered streams, the messages in flight --
+only what differs from socket to socket (is this end open?) and notes the socket. Each
+message still gets the event id it would have taken if sent alone (its place among events
+at the same moment): while a batch is open, SimPy's ids come through :class:`Reserving`,
+so whatever takes one first -- or the flush -- reserves the ids of the sends before it. The
+rest -- the latency draws, the sockets' ordered streams, the messages in flight --
 is done for the whole batch at once when it is *flushed*: as one row of the object's
 :class:`~dosim.fanout.Fanout` (the network stream's draws taken as one array,
 :class:`~dosim.streams.Uniforms`, and the arithmetic done later for many rows at once), or,
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import math
 from heapq import heappush
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from .inflight import send as in_flight
@@ -63,34 +66,50 @@ class Outbox:
     """The open batch of one simulation (see the module docstring). It is also its own
     flush event in SimPy's queue."""
 
-    __slots__ = ('_due', '_env', '_sim', 'callbacks', 'cols', 'eids', 'hub', 'ids', 'message')
+    __slots__ = ('_due', '_env', '_reserving', '_sim', 'callbacks', 'cols', 'eids', 'hub',
+                 'ids', 'message', 'reserved')
     _ok = True
 
     def __init__(self, sim: Simulation) -> None:
         self._sim = sim
         self._env = env = sim.env
-        self.ids = env._eid             # SimPy's event ids, to reserve one per message
+        self.ids = env._eid             # SimPy's event ids
         self.hub: SocketHub | None = None
         self.message: Any = None        # what the open batch sends
         self.cols: list[int] = []       # the column of each send's client (dosim.fanout) ...
-        self.eids: list[int] = []       # ... and its reserved event id (lists: appending to
-        #                                 an array of ints costs twice as much)
+        self.eids: list[range] = []     # ... the event ids reserved for them, in runs ...
+        self.reserved = 0               # ... for this many of them
+        self._reserving = Reserving(self)
         self.callbacks: Any = None
         self._due = False               # a flush event waits in SimPy's queue
 
     def open(self, hub: SocketHub, message: Any) -> None:
         """Start a batch of *message* from *hub*'s object (flushing the one before). While
         it is open, ``hub.batch`` is *message*: a ``send`` of that very message by one of
-        the hub's sockets joins it (:meth:`dosim.websocket.WebSocket.send`)."""
+        the hub's sockets joins it (:meth:`dosim.websocket.WebSocket.send`), and SimPy's
+        event ids come through :class:`Reserving`."""
         if self.cols:   # (a batch is never open without a send in it)
             self.flush()
         self.hub = hub
         self.message = hub.batch = message
+        env = self._env
         if not self._due:
             self._due = True
-            env = self._env
             self.callbacks = _FLUSH_DUE
             heappush(env._queue, (env._now, 0, next(env._eid), self))
+        env._eid = self._reserving
+
+    def reserve(self) -> None:
+        """Reserve the next event ids for the sends that have none yet: the ids they would
+        have taken one by one, as nothing else took one since."""
+        k = len(self.cols) - self.reserved
+        if k:
+            ids = self.ids
+            first = next(ids)
+            if k > 1:
+                next(islice(ids, k - 2, None))   # (k - 1 more, at C speed)
+            self.eids.append(range(first, first + k))
+            self.reserved += k
 
     def end(self) -> None:
         """No more sends join the open batch (a write: what is sent next waits for it at
@@ -104,13 +123,17 @@ class Outbox:
 
     def flush(self) -> None:
         """Put every message of the batch in flight, in the order sent; close the batch."""
-        cols, eids, message, hub = self.cols, self.eids, self.message, self.hub
+        if self.reserved < len(self.cols):
+            self.reserve()
+        self._env._eid = self.ids
+        cols, runs, message, hub = self.cols, self.eids, self.message, self.hub
         self.message, self.hub = None, None
         if hub is not None:
             hub.batch = NO_BATCH
         if not cols:
             return
-        self.cols, self.eids = [], []
+        self.cols, self.eids, self.reserved = [], [], 0
+        eids = runs[0] if len(runs) == 1 else [eid for run in runs for eid in run]
         fan = hub.fan
         if (fan.watched or self._sim.faults.latency_spikes or 4 * len(cols) < len(fan.clients)
                 or len(set(cols)) < len(cols)):   # (a socket twice: its clamps chain)
@@ -158,3 +181,23 @@ class Outbox:
 
 
 _FLUSH_DUE = (Outbox._flush_due,)   # called with the outbox, as its own event
+
+
+class Reserving:
+    """SimPy's event ids while a batch is open (``env._eid``): whatever takes one first
+    reserves the ids of the batch's sends so far (:meth:`Outbox.reserve`), so that each
+    send keeps its place among events at the same moment, as if it had taken its own id."""
+
+    __slots__ = ('_out',)
+
+    def __init__(self, out: Outbox) -> None:
+        self._out = out
+
+    def __iter__(self) -> Reserving:
+        return self
+
+    def __next__(self) -> int:
+        out = self._out
+        if out.reserved < len(out.cols):
+            out.reserve()
+        return next(out.ids)

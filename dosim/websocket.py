@@ -160,10 +160,8 @@ class WebSocket:
     def send(self, message: str | bytes) -> None:
         """Send *message* to the other end."""
         if message is self._hub.batch:   # (a closed end's hub is UNATTACHED)
-            out = self._outbox   # one more socket of its object's broadcast (dosim.outbox)
-            out.cols.append(self._col)
-            out.eids.append(next(out.ids))
-            return
+            self._outbox.cols.append(self._col)   # one more socket of its object's broadcast
+            return                                # (its event id comes later: dosim.outbox)
         out = self._outbox
         size = _check_message(message)
         if self.closed:
@@ -179,7 +177,6 @@ class WebSocket:
                     storage is None or (storage.open is None and not storage.pending)):
                 out.open(self._hub, message)   # the gate is open: a batch may start here
                 out.cols.append(self._col)
-                out.eids.append(next(out.ids))
                 return
             actor.sockets.send(self, message)
         elif peer is not None and peer.actor is not None:

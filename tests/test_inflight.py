@@ -157,6 +157,43 @@ def test_at_the_same_moment_events_scheduled_before_the_send_come_first(level):
     assert seen == {'set before the send': 0, 'set after the send': 1}
 
 
+class SplitRoom(Room):
+    """Sends each message to the first client, then calls ``between()`` (which the test
+    sets), then sends it to the others: all in one step, so one broadcast at level
+    ``summary``."""
+
+    between: Any = None
+
+    def websocket_message(self, ws, message):
+        everyone = self.ctx.get_websockets('all')
+        everyone[0].send(message)
+        type(self).between()
+        for other in everyone[1:]:
+            other.send(message)
+
+
+def test_an_event_scheduled_in_the_middle_of_a_broadcast_lands_between_its_messages(level):
+    """The room's handler sets a timer of one trip between its first send and the others:
+    the timer goes off at the very moment the messages land, and SimPy puts it after the
+    first client's message and before the others' (the order in which each was scheduled).
+    A batch's sends take their event ids only when something else needs one, and keep
+    their places all the same."""
+    sim = make_sim(trace_level=level)
+    ends = room(sim, 4, SplitRoom)
+    one_way = latency(sim)
+    seen: list[list[int]] = []
+
+    def between() -> None:
+        timer = sim.timeout(one_way)
+        timer.callbacks.append(lambda _: seen.append([len(e.received) for e in ends]))
+
+    SplitRoom.between = between
+    say(sim, ends[3], 'tick', at=2_000)
+    sim.run()
+    assert seen == [[1, 0, 0, 0]]
+    assert [list(e.received) for e in ends] == [['tick']] * 4
+
+
 def test_run_until_stops_before_a_message_landing_at_that_moment(level):
     """``run(until=T)`` stops before anything else scheduled at T (as in SimPy): a message
     landing at exactly T is still in flight; the next ``run()`` delivers it."""
