@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from heapq import heappush
-from itertools import islice
+from itertools import count
 from typing import TYPE_CHECKING, Any
 
 from .inflight import send as in_flight
@@ -73,7 +73,7 @@ class Outbox:
     def __init__(self, sim: Simulation) -> None:
         self._sim = sim
         self._env = env = sim.env
-        self.ids = env._eid             # SimPy's event ids
+        self.ids = env._eid             # SimPy's event ids (env._eid while no batch is open)
         self.hub: SocketHub | None = None
         self.message: Any = None        # what the open batch sends
         self.cols: list[int] = []       # the column of each send's client (dosim.fanout) ...
@@ -104,10 +104,9 @@ class Outbox:
         have taken one by one, as nothing else took one since."""
         k = len(self.cols) - self.reserved
         if k:
-            ids = self.ids
-            first = next(ids)
-            if k > 1:
-                next(islice(ids, k - 2, None))   # (k - 1 more, at C speed)
+            first = next(self.ids)
+            if k > 1:   # k - 1 more: the counter moves on (all of SimPy's ids come from it)
+                self.ids = count(first + k)
             self.eids.append(range(first, first + k))
             self.reserved += k
 
