@@ -25,7 +25,8 @@ rows wait computes them first (their latest arrival keeps it going,
 :class:`~dosim.simulation.Environment`).
 Nothing else changes: a client's messages are handed over when someone looks, exactly as
 in :mod:`dosim.inflight` (the arrival key of a message in a row is ``(at, NORMAL, event
-id)``, the event id reserved when it was sent). The rules that keep the two places in step:
+id)``, the event id its send would have taken, :mod:`dosim.outbox`). The rules that keep
+the two places in step:
 
 * a client's messages wait in its own queue first, then in its column: a message put in its
   own queue (a single send) first moves the column's messages there (:meth:`Fanout.settle`);

@@ -11,9 +11,10 @@ order: a WebSocket is one ordered stream) and hands them over when someone looks
 * reading ``received`` (or anything that reads it), ``receive()`` and a close bring the
   client up to date first: every message that would already have arrived is delivered, in
   order. "Would have arrived" is exact, ties included: a message's place in time is the key
-  ``(arrival, NORMAL, event id)`` its own SimPy event would have had (the event id is
-  reserved at send time), and it has arrived if that key is before the key of the event
-  being processed (:attr:`dosim.simulation.Environment.key`);
+  ``(arrival, NORMAL, event id)`` its own SimPy event would have had (the event id it
+  took when sent; a broadcast's, the ids its sends would have taken, :mod:`dosim.outbox`),
+  and it has arrived if that key is before the key of the event being processed
+  (:attr:`dosim.simulation.Environment.key`);
 * a client waiting in ``receive()`` needs its next message as an event: the first message in
   flight is then put into SimPy's queue under its reserved key (:func:`arm`), and the next
   one after it while anyone still waits;
@@ -194,8 +195,8 @@ def clamp(client: WebSocket, arrive: float) -> float:
 def send(env: Any, client: WebSocket, delay: float, message: Any,
          eid: int | None = None) -> None:
     """Put *message* in flight to *client*, arriving *delay* ms from now, after whatever
-    was sent to it before (one ordered stream), under event id *eid* (reserved when a
-    batch's send was made, :mod:`dosim.outbox`; a new one by default)."""
+    was sent to it before (one ordered stream), under event id *eid* (reserved for a
+    batch's send, :mod:`dosim.outbox`; a new one by default)."""
     now = env._now
     fan = client._fan
     if fan is not None and fan.cur[client._col] != fan.n:   # its column's messages first
