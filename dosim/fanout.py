@@ -41,6 +41,7 @@ the two places in step:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from heapq import heappush
 from itertools import chain
 from typing import TYPE_CHECKING, Any
@@ -57,9 +58,9 @@ __all__ = ['Fanout']
 ROWS = 256   # rows of a new matrix (it doubles when trimming frees less than half)
 COLUMNS = 8  # columns of a new matrix (it doubles when a client needs one more)
 
-#: a row as pushed: the columns of its clients, their event ids, their jitters (None: the
-#: network has none) and the time it was sent
-Row = tuple[list[int], list[int], 'np.ndarray | None', float]
+#: a row as pushed: the columns of its clients, their event ids (a range, mostly), their
+#: jitters (None: the network has none) and the time it was sent
+Row = tuple[list[int], Sequence[int], 'np.ndarray | None', float]
 
 
 class Fanout:
@@ -137,8 +138,8 @@ class Fanout:
         self.base = np.concatenate([self.base, np.full(old, math.nan)])
 
     # -- rows -------------------------------------------------------------------------------
-    def push(self, message: Any, cols: list[int], eids: list[int], jitters: np.ndarray | None,
-             now: float) -> None:
+    def push(self, message: Any, cols: list[int], eids: Sequence[int],
+             jitters: np.ndarray | None, now: float) -> None:
         """One broadcast at *now*: *message* reaches column ``cols[i]`` after its latency
         without jitter plus ``jitters[i]`` (none: no jitter), or later, behind that client's
         earlier messages (no column twice), under event id ``eids[i]``. The row is computed

@@ -42,6 +42,8 @@ from typing import TYPE_CHECKING, Any
 from .inflight import send as in_flight
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .fanout import Fanout
     from .simulation import Simulation
     from .sockets import SocketHub
@@ -161,7 +163,7 @@ class Outbox:
                                  net.where(client.origin))
         return route
 
-    def _one_by_one(self, fan: Fanout, cols: list[int], eids: list[int], message: Any,
+    def _one_by_one(self, fan: Fanout, cols: list[int], eids: Sequence[int], message: Any,
                      hub: SocketHub) -> None:
         """The batch one socket after the other, each message into its client's own queue
         (:func:`dosim.inflight.send`), with :meth:`dosim.network.Network.one_way`'s latency
