@@ -71,6 +71,8 @@ class Environment(simpy.Environment):
         #: the broadcasts' matrices with rows not computed yet (dosim.fanout): their latest
         #: arrival is put in the queue at the latest when it would run dry
         self.unmade: dict[Any, None] = {}
+        #: a WebSocket client got a column of broadcasts since the last trim (dosim.fanout)
+        self.joined = False
         for name, obj in simpy.Environment.__dict__.items():   # as SimPy does for its own
             if type(obj) is BoundClass:                        # class: env.timeout etc.
                 setattr(self, name, getattr(self, name))       # bound once, not per call

@@ -12,6 +12,7 @@ broadcasts in flight than the matrix has rows.
 
 from __future__ import annotations
 
+import gc
 from typing import Any, ClassVar
 
 import pytest
@@ -175,6 +176,31 @@ def test_more_broadcasts_in_flight_than_the_matrix_has_rows():
     script = [(2_000 + 0.01 * i, i % 2, f'm{i}') for i in range(3 * ROWS)]
     got = same_at_both_levels(script=script, clients=3, looks=50)
     assert len(got['received'][2]) == 3 * ROWS
+
+
+def test_clients_lists_leave_the_young_generation_at_the_first_trim():
+    """The garbage collector reads every item of a list in its young generation at each
+    young collection, and a client's ``received`` grows by hundreds of messages at every
+    trim. So the first trim after a client joined makes one young collection: by the time
+    the lists are long, they sit in an older generation (during a run, young collections
+    are rare, :data:`dosim.simulation.GC_YOUNG_THRESHOLD`, and the test makes none)."""
+    sim = dosim.Simulation(seed=1, config=dosim.Config(uniqueness_check_ms=0.0,
+                                                       trace_level='summary'))
+    ends = room(sim, 4, Room)
+    young: list[bool] = []
+
+    def say() -> Any:
+        for i in range(2 * ROWS):
+            yield sim.timeout(5.0)
+            ends[i % 4].send(f'm{i}')
+        yield sim.timeout(1_000.0)   # every message has landed and been handed over
+        in_young = {id(obj) for obj in gc.get_objects(generation=0)}
+        young.extend(id(end.received) in in_young for end in ends)
+
+    sim.process(say())
+    sim.run()
+    assert young == [False] * 4
+    assert [len(end.received) for end in ends] == [2 * ROWS * 3 // 4] * 4
 
 
 def test_sockets_that_close_free_their_columns():
