@@ -281,7 +281,7 @@ class Fanout:
             gc.collect(0)
         self._make()
         n, width = self.n, len(self.clients)
-        time = self.env.key[0]
+        time = env.key[0]
         cur, clients = self.cur, self.clients
         passed = np.count_nonzero(self.at[:n, :width] < time, axis=0)
         handed = self.inc[:n, :width].copy()

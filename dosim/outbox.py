@@ -124,8 +124,7 @@ class Outbox:
 
     def flush(self) -> None:
         """Put every message of the batch in flight, in the order sent; close the batch."""
-        if self.reserved < len(self.cols):
-            self.reserve()
+        self.reserve()
         self._env._eid = self.ids
         cols, runs, message, hub = self.cols, self.eids, self.message, self.hub
         self.message, self.hub = None, None
