@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .alarms import AlarmRun, AlarmState
+from .context import Ms
 from .invocation import Aborted, Invocation
 from .lifecycle import Lifecycle
 from .object import DurableObject
@@ -50,7 +52,14 @@ _NEW, _RESUME, _TASK, _ALARM, _EVENT = 0, 1, 2, 3, 4
 
 _EMPTY: Any = ()   # stands for an empty queue until the first item arrives
 _NONE: Any = frozenset()   # stands for an empty set of calls or invocations, likewise
-_NO_TASKS: Any = ()   # the constructor started no block_concurrency_while task
+_NO_TASKS: Sequence[Invocation] = ()   # the constructor started no block_concurrency_while task
+# Every field of an Actor (the copy a deploy makes takes them all, see Actor._retire)
+FIELDS = (
+    '_dispatching', '_sockets', '_trace', 'alarm', 'arrive', 'break_errors', 'breaks', 'calls',
+    'constructor_tasks', 'ctx', 'id', 'incarnation', 'instance', 'label', 'last_confirm',
+    'lifecycle', 'live', 'location', 'meters', 'name_checked_ms', 'namespace', 'ns_name',
+    'outbound', 'queued', 'queued_since', 'ready', 'running', 'sim', 'storage', 'store',
+)
 _BASE_INIT = DurableObject.__init__
 _new_state = DurableObjectState.__new__
 
@@ -58,13 +67,7 @@ _new_state = DurableObjectState.__new__
 class Actor:
     """Runtime state of one object id (see the module docstring)."""
 
-    __slots__ = (
-        '__weakref__', '_dispatching', '_sockets', '_trace', 'alarm', 'arrive', 'break_errors',
-        'breaks', 'calls', 'constructor_tasks', 'ctx', 'id', 'incarnation', 'instance', 'label',
-        'last_confirm', 'lifecycle', 'live', 'location', 'meters', 'name_checked_ms', 'namespace',
-        'ns_name', 'outbound', 'queued', 'queued_since', 'ready', 'running', 'sim', 'storage',
-        'store',
-    )
+    __slots__ = FIELDS
 
     def __init__(self, namespace: DurableObjectNamespace, oid: Any) -> None:
         self.namespace = namespace
@@ -81,25 +84,25 @@ class Actor:
         self.running: Invocation | None = None
         # the ready queue, and when each new call in it arrived: made on first use, as most
         # objects never queue anything (the thread is free when their calls arrive)
-        self.ready: deque[tuple[int, Any, Any, Any]] = _EMPTY
+        self.ready: Any = _EMPTY   # a deque[tuple[int, Any, Any, Any]] once used
         self.queued = 0  # new calls waiting in `ready`
-        self.queued_since: deque[float] = _EMPTY
+        self.queued_since: Any = _EMPTY   # a deque[Ms] once used
         # Containers made on first use and dropped when the object leaves memory: a hibernated
         # object costs little, and the garbage collector has fewer objects to visit.
-        self.calls: set[Call] = _NONE  # arrived and not yet answered
+        self.calls: Any = _NONE  # set[Call]: arrived and not yet answered
         # a reset breaks every stub connected to the incarnation: stubs remember the count
         # of breaks when they last reached it (see StubLink.broken)
         self.breaks = 0
         self.break_errors: list[errors.DurableObjectError] | None = None
-        self.live: set[Invocation] = _NONE
+        self.live: Any = _NONE   # set[Invocation]
         self._dispatching = False
         self.constructor_tasks: list[Invocation] | None = None
         self.alarm: AlarmState | None = None
         self._sockets: SocketHub | None = None
         self.outbound: set[Call] | None = None  # calls this object made, not answered yet
-        self.last_confirm = -math.inf      # when its latest flushed write batch confirms
+        self.last_confirm: Ms = -math.inf  # when its latest flushed write batch confirms
         self.location: Any = None  # its data centre, fixed by its first call
-        self.name_checked_ms: float | None = None   # when the name's uniqueness check ends
+        self.name_checked_ms: Ms | None = None   # when the name's uniqueness check ends
         self._trace = self.sim.trace
         self.lifecycle = Lifecycle(self)
         self.arrive = (self.receive,)   # the callbacks of a call reaching it (see Call)
@@ -208,7 +211,7 @@ class Actor:
             ready = self.ready = deque()
         return ready
 
-    def _queue_times(self) -> deque[float]:
+    def _queue_times(self) -> deque[Ms]:
         times = self.queued_since
         if times is _EMPTY:
             times = self.queued_since = deque()
@@ -290,11 +293,11 @@ class Actor:
         call.started_ms = self.sim.env._now
         inv = Invocation(self, call.kind, call.rid, call.handler_done)
         if kind == _NEW:
-            call.incarnation = self.incarnation
+            call.incarnation = self.incarnation  # type: ignore[union-attr]
             if self._trace.full:
                 self.event('request_started', call.rid, call.method)
         else:
-            call.started(inv)
+            call.started(inv)  # type: ignore[union-attr]
             if self._trace.full:
                 self.event(f'{call.kind}_started', call.rid, call.method)
         live = self.live
@@ -307,7 +310,7 @@ class Actor:
             return
         inv.start(handler, call.args)
 
-    def _construct(self, call: Call | AlarmRun) -> list[Invocation] | None:
+    def _construct(self, call: Call | AlarmRun) -> Sequence[Invocation] | None:
         """Run the user's constructor for a new incarnation. Returns the tasks it started
         with ``block_concurrency_while``, or None if it failed (the call is answered)."""
         self.incarnation += 1
@@ -328,7 +331,7 @@ class Actor:
             self.event('constructor', call.rid)
         if cls.__init__ is _BASE_INIT:
             # no constructor of its own: DurableObject's would set ctx and env, as done
-            tasks: list[Invocation] = _NO_TASKS
+            tasks: Sequence[Invocation] | None = _NO_TASKS
         else:
             tasks = self._run_constructor(call, instance, ctx, env)
             if tasks is None:
@@ -347,11 +350,11 @@ class Actor:
         tasks: list[Invocation] = []
         self.constructor_tasks = tasks
         try:
-            instance.__init__(ctx, env)
+            instance.__init__(ctx, env)  # type: ignore[misc]
         except Aborted:
             return None
         except Exception as exc:
-            self.storage.dead = True
+            self.storage.dead = True  # type: ignore[union-attr]
             self.storage = self.ctx = None
             if self.calls:
                 self.calls.discard(call)
@@ -389,7 +392,7 @@ class Actor:
         if self.instance is None:
             return
         started = {c for c in self.calls if c.started_ms == c.started_ms}
-        if not self.live and not started and self.storage.gate_open:
+        if not self.live and not started and self.storage.gate_open:  # type: ignore[union-attr]
             self.unload('evicted', 'code deploy')
             return
         old = self._retire(started)
@@ -402,10 +405,10 @@ class Actor:
     def _retire(self, started: set[Call]) -> Actor:
         """Move the running instance and its events to a copy of this actor, which runs
         them out; this actor starts afresh for new events."""
-        old = object.__new__(Actor)
-        for name in Actor.__slots__[1:]:
+        old = Actor(self.namespace, self.id)
+        for name in FIELDS:
             setattr(old, name, getattr(self, name))
-        old.lifecycle = _Offstage()
+        old.lifecycle = _Offstage(old)
         old._sockets = None
         keep = (_RESUME, _TASK)
         old.ready = deque(item for item in self.ready if item[0] in keep)
@@ -419,8 +422,8 @@ class Actor:
             inv.actor = old
         for call in started:
             call.actor = old
-        old.storage.draining = True
-        old.storage.retired_to = old
+        old.storage.draining = True  # type: ignore[union-attr]
+        old.storage.retired_to = old  # type: ignore[union-attr]
         self.ready = deque(item for item in self.ready if item[0] not in keep)
         self.calls = set(self.calls) - started
         self._break_stubs(errors.DurableObjectError(errors.CONNECTION_CLOSED, retryable=True))
@@ -481,10 +484,8 @@ class Actor:
             self.alarm.on_reset(culprit, retry_alarm, error.message)
 
 
-class _Offstage:
+class _Offstage(Lifecycle):
     """The lifecycle of an old instance after a deploy: it records nothing."""
-
-    pins: dict[Any, float] = {}  # noqa: RUF012 - never filled
 
     def enter(self, state: str, reason: str = '') -> None:
         pass
@@ -492,7 +493,7 @@ class _Offstage:
     def update(self) -> None:
         pass
 
-    def pin(self, token: Any, limit_ms: float = 0.0) -> None:
+    def pin(self, token: Any, limit_ms: Ms = 0.0) -> None:
         pass
 
     def unpin(self, token: Any) -> None:

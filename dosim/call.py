@@ -192,7 +192,7 @@ class Call:
             self.callbacks = _ARRIVE_BACK
             heappush(env._queue, (env._now + delay, 1, next(env._eid), self))  # wake_after
         else:   # still queued as something else: a timer of its own
-            wake_after(env, delay, Wake(lambda _w: self._arrive_back()))
+            wake_after(env, delay, Wake((lambda _w: self._arrive_back(),)))
 
     def _arrive_back(self, _event: Any = None) -> None:
         value = self._value

@@ -37,6 +37,17 @@ if TYPE_CHECKING:
 
 __all__ = ['all_settled', 'compute', 'fetch_external', 'now', 'sleep', 'stream']
 
+#: Milliseconds, an int or a float, kept as given. (Typing admits an int for ``float``
+#: anyway; the union is spelled out because a build compiled with mypyc, see
+#: :mod:`dosim.native`, turns an argument annotated ``float`` into a C double, and an int
+#: time would come back as a float.)
+Ms = float | int
+
+#: Marks a parameter that its function checks itself, as in ``key: str | Checked``: the
+#: type to pass, and ``Any`` so that a compiled build does not turn other values away with
+#: a message of its own before the function's clear one names the parameter and the value.
+Checked = Any
+
 
 class _Active:
     """The invocation whose code is running right now, and the simulation being run."""
@@ -51,7 +62,7 @@ class _Active:
 active = _Active()
 
 
-def wake_after(env: Any, delay: float, waker: Any) -> None:
+def wake_after(env: Any, delay: Ms, waker: Any) -> None:
     """Have SimPy call ``waker.callbacks`` (each with *waker*) *delay* ms from now, in the
     queue position ``env.timeout(delay)`` would take now. *waker* is any object with a
     ``callbacks`` sequence and ``_ok = True``, as SimPy's event loop needs; the loop sets
@@ -60,13 +71,13 @@ def wake_after(env: Any, delay: float, waker: Any) -> None:
 
 
 class Wake:
-    """A bare timer for :func:`wake_after`: *fn* is called with the ``Wake``."""
+    """A bare timer for :func:`wake_after`: each of *callbacks* is called with the ``Wake``."""
 
     __slots__ = ('callbacks',)
     _ok = True
 
-    def __init__(self, fn: Any) -> None:
-        self.callbacks = (fn,)
+    def __init__(self, callbacks: tuple[Any, ...]) -> None:
+        self.callbacks: Any = callbacks   # SimPy's loop sets it to None
 
 
 class Lane:
@@ -84,11 +95,11 @@ class Lane:
 
     def __init__(self, env: Any) -> None:
         self._env = env
-        self._waiting: deque[tuple[float, int, Any]] = deque()
+        self._waiting: deque[tuple[Ms, int, Any]] = deque()
         self.callbacks: Any = None
         self._armed = (self._due,)   # its callbacks while it sits in SimPy's queue
 
-    def wake_after(self, delay: float, waker: Any) -> None:
+    def wake_after(self, delay: Ms, waker: Any) -> None:
         """Have SimPy call ``waker.callbacks`` (each with *waker*) *delay* ms from now."""
         env = self._env
         at = env._now + delay
@@ -129,7 +140,7 @@ class Watchdogs:
     __slots__ = ('_env', '_waiting', 'callbacks', 'delay')
     _ok = True
 
-    def __init__(self, env: Any, delay: float) -> None:
+    def __init__(self, env: Any, delay: Ms) -> None:
         self._env = env
         self.delay = delay
         self._waiting: deque[list[Any]] = deque()
@@ -172,7 +183,7 @@ class Compute:
 
     __slots__ = ('ms',)
 
-    def __init__(self, ms: float) -> None:
+    def __init__(self, ms: Ms) -> None:
         self.ms = ms
 
 
@@ -182,7 +193,7 @@ class Timer:
 
     __slots__ = ('gated', 'kind', 'ms')
 
-    def __init__(self, ms: float, kind: str, gated: bool) -> None:
+    def __init__(self, ms: Ms, kind: str, gated: bool) -> None:
         self.ms = ms
         self.kind = kind
         self.gated = gated
@@ -212,7 +223,7 @@ def now() -> int:
     return sim.config.start_epoch_ms + math.floor(sim.env._now)
 
 
-def compute(ms: float) -> Compute:
+def compute(ms: Any) -> Compute:
     """CPU work inside a handler: yield it. The thread is busy and CPU time is counted."""
     ms = _duration('compute(ms)', ms)
     if active.invocation is None:
@@ -220,7 +231,7 @@ def compute(ms: float) -> Compute:
     return Compute(ms)
 
 
-def sleep(ms: float) -> Any:
+def sleep(ms: Any) -> Any:
     """A timer (``await scheduler.wait(ms)``): yield it. Inside an object the gate opens."""
     ms = _duration('sleep(ms)', ms)
     if active.invocation is None:
@@ -228,7 +239,7 @@ def sleep(ms: float) -> Any:
     return Timer(ms, 'sleep', gated=False)
 
 
-def fetch_external(latency_ms: float = 50.0) -> Any:
+def fetch_external(latency_ms: Any = 50.0) -> Any:
     """An outbound ``fetch()`` to a service outside Cloudflare that answers after
     *latency_ms* (round trip). Inside an object it leaves only once the output gate is clear,
     and the input gate is open while it is in flight."""
@@ -238,7 +249,7 @@ def fetch_external(latency_ms: float = 50.0) -> Any:
     return Timer(ms, 'fetch', gated=True)
 
 
-def stream(name: str) -> Any:
+def stream(name: Any) -> Any:
     """The running simulation's random stream *name* (a ``random.Random``): object code
     draws from it instead of the global ``random`` so that runs replay exactly."""
     if not isinstance(name, str):
@@ -246,7 +257,7 @@ def stream(name: str) -> Any:
     return _current_sim().streams.get(name)
 
 
-def all_settled(events: list[Any]) -> Any:
+def all_settled(events: Any) -> Any:
     """An event that fires once every one of *events* has succeeded or failed (like
     ``Promise.allSettled``); its value is a list of ``(ok, value_or_error)`` in order.
     Failures are not raised: the caller inspects them."""

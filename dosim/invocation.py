@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 from simpy.events import Event
 
 from . import errors
-from .context import Compute, Timer, active
+from .context import Compute, Ms, Timer, active
 from .errors import Aborted
-from .storage import Held, StorageResult
+from .storage import Held, Storage, StorageResult
 from .transaction import Nested
 
 if TYPE_CHECKING:
@@ -45,20 +45,23 @@ class Invocation:
         'frames', 'gen', 'kind', 'on_done', 'rid', 'storage',
     )
     _ok = True   # its own timer in SimPy's queue while it holds the thread (see _hold)
+    # set where they are used (_hold, _serve): what to send into the handler next, and the
+    # invocation's callbacks while it is its own timer in SimPy's queue
+    _value: Any
+    _error: BaseException | None
+    callbacks: Any
 
     def __init__(self, actor: Actor, kind: str, rid: int, on_done: Done) -> None:
         self.actor = actor
-        self.storage = actor.storage
+        self.storage: Storage = actor.storage  # type: ignore[assignment]  # it has one now
         self.kind = kind
         self.rid = rid
         self.on_done = on_done
-        self.gen: types.GeneratorType | None = None
+        self.gen: Any = None   # the generator running now (a types.GeneratorType)
         self.frames: list[tuple[Any, ...]] | None = None   # nested frames, made on first use
         self.exclusive = 0
-        self.cpu_ms = 0.0
+        self.cpu_ms: Ms = 0.0
         self.dead = False
-        # _value, _error and callbacks are set where they are used (_hold, _serve): _value
-        # and _error are what to send into the handler next
 
     # -- starting ---------------------------------------------------------------------------
     def start(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
@@ -133,7 +136,7 @@ class Invocation:
                     self._value = target.value
                     self._error = None
                     self.callbacks = _HELD
-                    env = self.actor.sim.env
+                    env: Any = self.actor.sim.env
                     heappush(env._queue, (env._now + target.delay, 1, next(env._eid), self))
                     return
                 if self._serve(target, storage):
@@ -191,7 +194,7 @@ class Invocation:
 
 
     def _pop_frame(self, value: Any, exc: BaseException | None) -> tuple[Any, Any]:
-        parent, on_return, on_error, exclusive = self.frames.pop()
+        parent, on_return, on_error, exclusive = self.frames.pop()  # type: ignore[union-attr]
         self.exclusive -= exclusive
         self.gen = parent
         if exc is not None:
@@ -209,11 +212,11 @@ class Invocation:
         self.actor.finished(self, value, exc)
 
     # -- waits that keep the thread ------------------------------------------------------------
-    def _hold(self, delay: float, value: Any, exc: BaseException | None = None) -> None:
+    def _hold(self, delay: Ms, value: Any, exc: BaseException | None = None) -> None:
         self._value = value   # what to send in when the hold ends (see _held_event)
         self._error = exc
         self.callbacks = _HELD
-        env = self.actor.sim.env   # wake_after(env, delay, self), written out
+        env: Any = self.actor.sim.env   # wake_after(env, delay, self), written out
         heappush(env._queue, (env._now + delay, 1, next(env._eid), self))
 
     def _held_event(self, _event: Any = None) -> None:
@@ -228,19 +231,20 @@ class Invocation:
     def _held_done(self) -> None:
         self.resume(None, None)
 
-    def _compute(self, ms: float) -> None:
+    def _compute(self, ms: Ms) -> None:
         actor = self.actor
         limit = actor.sim.config.cpu_limit_ms
         actor.meters['cpu_ms'] += ms
         if self.cpu_ms + ms > limit:
             over = limit - self.cpu_ms
             self.cpu_ms = limit
-            actor.sim.env.timeout(max(over, 0.0)).callbacks.append(
-                lambda _ev: self.dead or actor.reset(
-                    errors.DurableObjectError(errors.CPU_EXCEEDED, remote=True, breaks_stub=True),
-                    'CPU limit', culprit=self,
-                )
-            )
+            def over_limit(_event: Any) -> None:
+                if not self.dead:
+                    actor.reset(errors.DurableObjectError(
+                        errors.CPU_EXCEEDED, remote=True, breaks_stub=True,
+                    ), 'CPU limit', culprit=self)
+
+            actor.sim.env.timeout(max(over, 0.0)).callbacks.append(over_limit)
             return
         self.cpu_ms += ms
         # exact: dosim.check reads the duration back from this text

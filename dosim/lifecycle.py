@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from .context import Wake, wake_after
+from .context import Ms, Wake, wake_after
 
 if TYPE_CHECKING:
     from .actor import Actor
@@ -42,8 +42,7 @@ __all__ = ['STATES', 'Lifecycle']
 STATES = ('active', 'idle', 'idle_hibernatable', 'hibernated', 'evicted')
 BILLED = frozenset({'active', 'idle'})   # the states billed for duration ...
 BILLED_WITH_HIBERNATABLE = BILLED | {'idle_hibernatable'}   # ... with bill_hibernatable_idle
-PIN_LIMIT_MS = 15 * 60_000
-_new_wake = Wake.__new__   # DOC state.mdx / CL 2026-10-01: at most 15 min per operation
+PIN_LIMIT_MS = 15 * 60_000   # DOC state.mdx / CL 2026-10-01: at most 15 min per operation
 
 
 class Lifecycle:
@@ -61,8 +60,8 @@ class Lifecycle:
         # token -> expiry (ms), inf while held open; None until the first pin (most objects
         # are never pinned, and every object ever touched keeps its lifecycle)
         self.pins: dict[Any, float] | None = None
-        self._deadline: tuple[float, str] | None = None
-        self._timer_at: float | None = None
+        self._deadline: tuple[Ms, str] | None = None
+        self._timer_at: Ms | None = None
         self._billed_states = BILLED_WITH_HIBERNATABLE if self._cfg.bill_hibernatable_idle \
             else BILLED
         self._billed = 'evicted' in self._billed_states
@@ -98,7 +97,7 @@ class Lifecycle:
         return self._gb_s(self.actor.sim.env.now - self.since) if self._billed else 0.0
 
     # -- pins ---------------------------------------------------------------------------------
-    def pin(self, token: Any, limit_ms: float = PIN_LIMIT_MS) -> None:
+    def pin(self, token: Any, limit_ms: Ms = PIN_LIMIT_MS) -> None:
         """Hold the object in memory until :meth:`unpin` (or *limit_ms*, at most)."""
         if self.pins is None:
             self.pins = {}
@@ -109,10 +108,10 @@ class Lifecycle:
         if self.pins and self.pins.pop(token, None) is not None:
             self.update()
 
-    def _pinned(self, now: float) -> float | None:
+    def _pinned(self, now: Ms) -> Ms | None:
         """The time the last live pin expires, or None if none is live (called only once
         something has pinned the object: ``pins`` is a dict)."""
-        live = [t for t in self.pins.values() if t > now]
+        live = [t for t in (self.pins or {}).values() if t > now]
         return max(live) if live else None
 
     # -- deciding ---------------------------------------------------------------------------------
@@ -155,13 +154,13 @@ class Lifecycle:
         if deadline is not None and (self._timer_at is None or self._timer_at > deadline[0]):
             self._arm(deadline[0])   # (an earlier timer pending re-checks when it fires)
 
-    def _arm(self, at: float) -> None:
+    def _arm(self, at: Ms) -> None:
         self._timer_at = at
         sim = self.actor.sim
         env = self._env
-        timer = _new_wake(Wake)   # Wake(self._timer), written out: made twice as fast
-        timer.callbacks = self._timer_callbacks
-        if self._deadline[1] == 'hibernate':   # same delay for all: mostly in order
+        timer = Wake(self._timer_callbacks)
+        deadline = self._deadline
+        if deadline is not None and deadline[1] == 'hibernate':   # same delay for all: in order
             sim.hibernate_timers.wake_after(at - env._now, timer)
         else:
             wake_after(env, at - env._now, timer)

@@ -28,13 +28,14 @@ work without it.
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .alarms import alarm_time
-from .context import active
+from .context import Checked, Ms, active
 from .outbox import NO_BATCH
 from .store import DELETED
 from .values import Blob, clone_in, clone_out, key_bytes, value_bytes
@@ -53,7 +54,7 @@ class StorageResult:
 
     __slots__ = ('delay', 'value')
 
-    def __init__(self, value: Any, delay: float = 0.0) -> None:
+    def __init__(self, value: Any, delay: Ms = 0.0) -> None:
         self.value = value
         self.delay = delay
 
@@ -69,11 +70,10 @@ class Held:
 
 
 _DONE = StorageResult(None)
-_new_result = StorageResult.__new__   # (a storage read that misses makes one)
 _NO_TXNS: Any = ()   # stands for the empty list of open transactions
 
 
-def storage_settings(cfg: Any, backend: str) -> tuple[str, bool, int, float, float]:
+def storage_settings(cfg: Any, backend: str) -> tuple[str, bool, int, Ms, Ms]:
     """What every :class:`Storage` of a namespace with this *backend* takes from the config:
     the backend, whether it is ``'kv'``, the largest SQLite value, the read-miss and the
     write-confirm time."""
@@ -113,12 +113,12 @@ class Storage(WriteQueue):
         self.cached: set[str] = set()
         self.all_cached = False
         self._clear_seq: int | None = None
-        self._alarm_overlay: tuple[float | None, int] | None = None
+        self._alarm_overlay: tuple[Ms | None, int] | None = None
         self.draining = False
         # open transactions, innermost last, with the invocation running each: inside a
         # transaction's callback, ctx.storage calls are part of the transaction (a list from
         # the first transaction on)
-        self._txns: list[tuple[Any, Any]] = _NO_TXNS
+        self._txns: Any = _NO_TXNS   # list[tuple[Transaction, Invocation]] once used
         self._direct = 0
 
     # -- transactions -----------------------------------------------------------------------
@@ -212,7 +212,7 @@ class Storage(WriteQueue):
         else:
             m['rows_read'] += count
 
-    def get(self, key: str | list[str]) -> StorageResult:
+    def get(self, key: str | list[str] | Checked) -> StorageResult:
         """The value of *key* (``None`` if missing), or for a list of keys a dict of the
         present ones in key order."""
         if self.draining or self.dead:
@@ -245,14 +245,9 @@ class Storage(WriteQueue):
             if hit:
                 if value is None:
                     return _DONE
-                result = _new_result(StorageResult)   # StorageResult(value), without the call
-                result.value = value
-                result.delay = 0.0
-                return result
-            result = _new_result(StorageResult)   # StorageResult(value, delay), written out
-            result.value = value
-            result.delay = self._miss_ms if not self._faults.storage_spikes else self._miss()
-            return result
+                return StorageResult(value)
+            return StorageResult(
+                value, self._miss_ms if not self._faults.storage_spikes else self._miss())
         found: dict[str, Any] = {}
         all_hit = True
         for k in sorted(set(self._keys(key, 'get'))):
@@ -265,7 +260,7 @@ class Storage(WriteQueue):
             self._event('storage_get', f'{len(found)} keys')
         return StorageResult(found, 0.0 if all_hit else self._miss())
 
-    def _miss(self) -> float:
+    def _miss(self) -> Ms:
         faults = self._actor.sim.faults
         if faults.storage_spikes:
             return self._miss_ms + faults.storage_extra(self._actor)
@@ -273,12 +268,12 @@ class Storage(WriteQueue):
 
     def list(
         self,
-        prefix: str | None = None,
-        start: str | None = None,
-        start_after: str | None = None,
-        end: str | None = None,
-        limit: int | None = None,
-        reverse: bool = False,
+        prefix: str | Checked | None = None,
+        start: str | Checked | None = None,
+        start_after: str | Checked | None = None,
+        end: str | Checked | None = None,
+        limit: int | Checked | None = None,
+        reverse: bool | Checked = False,
     ) -> StorageResult:
         """Entries in UTF-8 key order as a dict: *start* inclusive, *start_after* exclusive
         (not both), *end* exclusive, *prefix* a filter, *reverse* descending (start and end
@@ -350,7 +345,7 @@ class Storage(WriteQueue):
         else:
             m['rows_written'] += 1
 
-    def put(self, key: str | dict[str, Any], value: Any = _MISSING) -> StorageResult:
+    def put(self, key: str | dict[str, Any] | Checked, value: Any = _MISSING) -> StorageResult:
         """Store *value* under *key*, or every pair of a dict (at most 128)."""
         if self.draining or self.dead:
             self._live()
@@ -388,14 +383,14 @@ class Storage(WriteQueue):
                     self._event('storage_put', key)
                 return _DONE
             self._key(key, 'put')
-            pairs = [(key, self._stored(key, value))]
+            pairs = [(key, self._stored(key, value))]  # type: ignore[list-item, arg-type]
         for k, stored in pairs:
             self._write(k, stored)
         if self._trace.full:
             self._event('storage_put', pairs[0][0] if len(pairs) == 1 else f'{len(pairs)} keys')
         return _DONE
 
-    def delete(self, key: str | list[str]) -> StorageResult:
+    def delete(self, key: str | builtins.list[str] | Checked) -> StorageResult:
         """Delete *key* (value: whether it existed), or a list of keys (value: how many did)."""
         self._live()
         if self._txns and (txn := self._routed()) is not None:
@@ -469,13 +464,13 @@ class Storage(WriteQueue):
         self._event('alarm_deleted')
         return _DONE
 
-    def _write_alarm(self, epoch: float | None) -> None:
+    def _write_alarm(self, epoch: Ms | None) -> None:
         batch = self._batch()
         batch.alarm = epoch
         self._alarm_overlay = (epoch, batch.seq)
         self._actor.alarm_state()
 
-    def transaction(self, fn: Callable[..., Any]) -> Any:
+    def transaction(self, fn: Callable[..., Any] | Checked) -> Any:
         """Run ``fn(txn)`` atomically: its writes commit together when it returns, and are
         discarded if it raises or calls ``txn.rollback()``. Yield it for ``fn``'s value."""
         self._live()
@@ -528,7 +523,7 @@ class Storage(WriteQueue):
             else:
                 alarm.commit(batch.alarm)
 
-    def _confirm_delay(self) -> float:
+    def _confirm_delay(self) -> Ms:
         faults = self._actor.sim.faults
         if faults.storage_spikes:
             return self._confirm_ms + faults.storage_extra(self._actor)

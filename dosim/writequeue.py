@@ -24,7 +24,7 @@ from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 from . import errors
-from .context import active
+from .context import Ms, active
 from .store import DELETED
 
 if TYPE_CHECKING:
@@ -33,6 +33,15 @@ if TYPE_CHECKING:
 __all__ = ['NO_CHANGE', 'WriteBatch', 'WriteQueue']
 
 NO_CHANGE: Any = object()  # a batch that does not touch the alarm
+
+#: called once a batch is confirmed; True means it ended with lifecycle.update() and left
+#: nothing for the lifecycle to look at again (see WriteQueue._confirm)
+Waiter = Callable[[], object]
+
+#: every field of a WriteQueue, which Storage.__init__ sets too (a class compiled with mypyc
+#: has no ``__slots__`` to read them from)
+FIELDS = ('_actor', '_env', '_faults', '_seq', '_trace', 'callbacks', 'dead', 'incarnation',
+          'open', 'pending', 'retired_to')
 
 
 class WriteBatch:
@@ -46,12 +55,12 @@ class WriteBatch:
         self.writes: dict[str, Any] = {}
         self.alarm: Any = NO_CHANGE
         self.rids: dict[str, int] | None = None  # key -> request id of its writer (level full)
-        self.flushed_at = math.nan
+        self.flushed_at: Ms = math.nan
         self.clear = False
-        self.confirm_at = math.nan
+        self.confirm_at: Ms = math.nan
         # what waits for its confirmation (WriteQueue.when_confirmed): one callback, as it
         # is, or a list of them
-        self.waiters: Callable[[], None] | list[Callable[[], None]] | None = None
+        self.waiters: Waiter | list[Waiter] | None = None
 
     def record_rid(self, key: str, rid: int) -> None:
         if self.rids is None:
@@ -63,9 +72,9 @@ class WriteQueue:
     """The open batch, the flushed ones awaiting confirmation, and the output gate. It is
     also its own timer in SimPy's queue (see the module docstring)."""
 
-    __slots__ = ('_actor', '_env', '_faults', '_seq', '_trace', 'callbacks', 'dead',
-                 'incarnation', 'open', 'pending', 'retired_to')
+    __slots__ = FIELDS
     _ok = True
+    callbacks: Any   # (_CONFIRM,) while in SimPy's queue; the loop sets it to None
 
     def __init__(self, actor: Actor) -> None:
         self._actor = actor
@@ -112,7 +121,7 @@ class WriteQueue:
             self._event('flush', f'batch {batch.seq}: {len(batch.writes)} keys'
                         + (' after delete_all' if batch.clear else ''))
         # wake_after: due when its oldest pending batch is (confirmations keep flush order)
-        heappush(env._queue, (now + (confirm_at - now), 1, next(env._eid), self))
+        heappush(env._queue, (now + (confirm_at - now), 1, next(env._eid), self))  # type: ignore[misc]
 
     def _record_writes(self, batch: WriteBatch) -> None:
         a = self._actor
@@ -166,11 +175,11 @@ class WriteQueue:
             for callback in waiters:
                 settled = callback() is True
         else:
-            settled = waiters() is True
+            settled = waiters() is True  # type: ignore[operator]
         if not settled and not self.pending and self.open is None:
             actor.lifecycle.update()
 
-    def when_confirmed(self, callback: Callable[[], None]) -> None:
+    def when_confirmed(self, callback: Waiter) -> None:
         """Call *callback* once every write issued so far is confirmed (at once if none is
         pending). If a write fails first, it is never called: the object was reset."""
         batch = self.open
@@ -183,7 +192,7 @@ class WriteQueue:
         elif batch.waiters.__class__ is list:
             batch.waiters.append(callback)
         else:
-            batch.waiters = [batch.waiters, callback]
+            batch.waiters = [batch.waiters, callback]  # type: ignore[list-item]
 
     @property
     def gate_open(self) -> bool:
@@ -194,9 +203,9 @@ class WriteQueue:
     def _apply_confirmed(self, batch: WriteBatch) -> None:
         raise NotImplementedError
 
-    _confirm_ms: float   # how long a confirmation takes, without faults
+    _confirm_ms: Ms   # how long a confirmation takes, without faults
 
-    def _confirm_delay(self) -> float:
+    def _confirm_delay(self) -> Ms:
         """How long a confirmation takes now, faults included."""
         raise NotImplementedError
 

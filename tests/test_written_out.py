@@ -13,6 +13,7 @@ from collections import deque
 from typing import Any
 
 import dosim
+from dosim import writequeue
 from dosim.state import DurableObjectState
 from dosim.writequeue import WriteQueue
 
@@ -51,7 +52,7 @@ def test_storage_sets_every_field_of_its_write_queue(sim: dosim.Simulation) -> N
     storage = actor.storage
     reference = WriteQueue(actor)
     fresh = type(storage)(actor)
-    for name in WriteQueue.__slots__:
+    for name in writequeue.FIELDS:
         assert hasattr(fresh, name), name
         assert comparable(getattr(fresh, name)) == comparable(getattr(reference, name)), name
 
