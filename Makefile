@@ -5,6 +5,12 @@
 # dosim is installed there (editable, with its dev extra) once, and again only after
 # pyproject.toml changes: the stamp file .venv/.installed records the last install.
 # Nothing is installed or registered outside .venv/.
+#
+# Where a C compiler is at hand, every target but lint also compiles the runtime's hot
+# modules with mypyc (`dosim native build`, see dosim/native.py; again only after they
+# change). Without one, dosim runs from source and says so. `make test` runs the suite on
+# the compiled modules, then the runtime's tests again on the sources (DOSIM_PURE=1): both
+# must behave alike.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -16,7 +22,7 @@ RUN    := PATH="$(CURDIR)/$(BIN):$$PATH"
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab test lint demo bench clean
+.PHONY: help install native lab test lint demo bench clean
 
 help:
 	@echo 'make lab     set everything up and open the notebooks in JupyterLab'
@@ -25,6 +31,7 @@ help:
 	@echo 'make bench   run the benchmarks in bench/'
 	@echo 'make soak    random models and faults for 20 minutes; report in out/soak.md'
 	@echo 'make lint    check the code with ruff'
+	@echo 'make native  compile the runtime'"'"'s hot modules with mypyc (every target does)'
 	@echo 'make clean   remove build output, caches and out/ (keeps .venv/)'
 	@echo 'Use another interpreter with PYTHON=..., in a venv of its own with VENV=...,'
 	@echo 'e.g. make test PYTHON=python3.12 VENV=.venv-3.12'
@@ -69,28 +76,39 @@ $(STAMP): pyproject.toml | venv-matches $(BIN)/pip
 
 install: $(STAMP)
 
-lab: $(STAMP)
+native: $(STAMP)
+	@$(BIN)/python -m dosim native build
+
+lab: native
 	$(RUN) $(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(LAB_ROOT)
 
-test: $(STAMP)
+# The second pass (from source) leaves out what draws or drives a browser: those parts run
+# no runtime code of their own. With PYTEST_ARGS, only the first pass runs.
+test: native
+	$(RUN) $(BIN)/python -m dosim native status
 	$(RUN) $(BIN)/python -m pytest $(PYTEST_ARGS)
+ifeq ($(PYTEST_ARGS),)
+	$(RUN) DOSIM_PURE=1 $(BIN)/python -m dosim native status
+	$(RUN) DOSIM_PURE=1 $(BIN)/python -m pytest -m 'not notebooks and not browser'
+endif
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-demo: $(STAMP)
+demo: native
 	$(RUN) $(BIN)/python -m dosim demo --out out
 
-bench: $(STAMP)
+bench: native
 	$(RUN) $(BIN)/python bench/run.py
 
 clean:
-	rm -rf out build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf out build dist *.egg-info .pytest_cache .ruff_cache .hypothesis .mypy_cache
+	rm -f dosim/*.so dosim/_native.json
 	find . -path ./$(VENV) -prune -o \
 	  \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -prune -exec rm -rf {} +
 
 # Soak: the property test over fresh random scenarios for about 20 minutes; the report is
 # written atomically to out/soak.md.
 .PHONY: soak
-soak: $(STAMP)
+soak: native
 	$(RUN) $(BIN)/python bench/soak.py --minutes 20 --out out/soak.md

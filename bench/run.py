@@ -108,7 +108,7 @@ def markdown(results: list[dict[str, Any]], machine: dict[str, Any], took: float
         '# dosim benchmarks', '',
         f"{machine['date']}, {machine['cpu']} ({machine['cpus']} CPUs), "
         f"Python {machine['python']} ({machine['interpreter']}), "
-        f"SimPy {machine['simpy']}; `bench/run.py` "
+        f"SimPy {machine['simpy']}; dosim runtime {machine['runtime']}; `bench/run.py` "
         f"{' '.join(machine['argv']) or '(defaults)'}; {took:,.0f} s in all.", '',
         'Ratio = dosim units per second / bare SimPy M/M/1 arrivals per second, with as many '
         'arrivals as the benchmark has units, in the same process; 1 would mean that dosim '
@@ -171,6 +171,8 @@ def write_atomically(path: Path, text: str) -> None:
 def machine_info(argv: list[str]) -> dict[str, Any]:
     import simpy
 
+    from dosim import native
+
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path('/proc/cpuinfo').read_text().splitlines():
@@ -185,7 +187,9 @@ def machine_info(argv: list[str]) -> dict[str, Any]:
             # (see bench/README.md, "Which Python")
             'interpreter': f'{os.path.realpath(sys.executable)}, built '
                            f'{platform.python_build()[1]} with {platform.python_compiler()}',
-            'simpy': simpy.__version__, 'platform': platform.platform(), 'argv': argv}
+            'simpy': simpy.__version__, 'platform': platform.platform(), 'argv': argv,
+            # compiled with mypyc, or from source (see dosim/native.py)
+            'runtime': native.status()}
 
 
 def positive(text: str) -> float:

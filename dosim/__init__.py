@@ -22,6 +22,7 @@ Time is in milliseconds; see ``../shared/design.md`` for the contract.
 
 from __future__ import annotations
 
+from . import native  # noqa: F401 - first: it picks compiled runtime modules or sources
 from .config import Config
 from .context import all_settled, compute, fetch_external, now, sleep, stream
 from .errors import DurableObjectError, StorageLimitError

@@ -94,6 +94,17 @@ def _build_parser() -> argparse.ArgumentParser:
         help='print a Markdown table (the default, and for now the only form)',
     )
     config.set_defaults(handler=_config)
+
+    native = commands.add_parser(
+        'native', help="compile the runtime's hot modules with mypyc, or say how they run",
+        description=('build: compile the modules in dosim.native.MODULES next to their '
+                     'sources with mypyc (needs a C compiler; make does it). status (the '
+                     'default): say whether dosim runs them compiled, or from source and why.'),
+    )
+    native.add_argument('action', choices=('build', 'status'), nargs='?', default='status')
+    native.add_argument('-v', '--verbose', action='store_true',
+                        help="show the compiler's output")
+    native.set_defaults(handler=_native)
     return parser
 
 
@@ -326,6 +337,12 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _native(args: argparse.Namespace) -> int:
+    from . import native
+
+    return native.main(args.action, args.verbose)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with *argv* (default: ``sys.argv[1:]``); return the exit status."""
     parser = _build_parser()
@@ -334,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as stop:  # --help, --version and usage errors end parsing this way
         return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
     if args.command is None:
-        print(f'{parser.prog}: error: choose a command: run, sweep, demo, config '
+        print(f'{parser.prog}: error: choose a command: run, sweep, demo, config, native '
               f'(see {parser.prog} --help)', file=sys.stderr)
         return USAGE_ERROR
     where = f'{parser.prog} {args.command}'
