@@ -50,7 +50,6 @@ class AlarmInfo:
     scheduled_time: Ms
 
 
-
 def retry_gap_ms(failures: int) -> int:
     """The base gap after the *failures*-th failed attempt: 2 s, 4 s, ... 64 s."""
     return (RETRY_START_S << (failures - 1)) * 1000

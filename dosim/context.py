@@ -223,7 +223,7 @@ def now() -> int:
     return sim.config.start_epoch_ms + math.floor(sim.env._now)
 
 
-def compute(ms: Any) -> Compute:
+def compute(ms: float | Checked) -> Compute:
     """CPU work inside a handler: yield it. The thread is busy and CPU time is counted."""
     ms = _duration('compute(ms)', ms)
     if active.invocation is None:
@@ -231,7 +231,7 @@ def compute(ms: Any) -> Compute:
     return Compute(ms)
 
 
-def sleep(ms: Any) -> Any:
+def sleep(ms: float | Checked) -> Any:
     """A timer (``await scheduler.wait(ms)``): yield it. Inside an object the gate opens."""
     ms = _duration('sleep(ms)', ms)
     if active.invocation is None:
@@ -239,7 +239,7 @@ def sleep(ms: Any) -> Any:
     return Timer(ms, 'sleep', gated=False)
 
 
-def fetch_external(latency_ms: Any = 50.0) -> Any:
+def fetch_external(latency_ms: float | Checked = 50.0) -> Any:
     """An outbound ``fetch()`` to a service outside Cloudflare that answers after
     *latency_ms* (round trip). Inside an object it leaves only once the output gate is clear,
     and the input gate is open while it is in flight."""
@@ -249,7 +249,7 @@ def fetch_external(latency_ms: Any = 50.0) -> Any:
     return Timer(ms, 'fetch', gated=True)
 
 
-def stream(name: Any) -> Any:
+def stream(name: str | Checked) -> Any:
     """The running simulation's random stream *name* (a ``random.Random``): object code
     draws from it instead of the global ``random`` so that runs replay exactly."""
     if not isinstance(name, str):
@@ -257,7 +257,7 @@ def stream(name: Any) -> Any:
     return _current_sim().streams.get(name)
 
 
-def all_settled(events: Any) -> Any:
+def all_settled(events: list[Any] | Checked) -> Any:
     """An event that fires once every one of *events* has succeeded or failed (like
     ``Promise.allSettled``); its value is a list of ``(ok, value_or_error)`` in order.
     Failures are not raised: the caller inspects them."""

@@ -17,6 +17,10 @@ preference to the source beside it. Two guards keep that honest:
   one, dosim imports all of :data:`MODULES` from their sources, and :func:`status` says why;
 * ``DOSIM_PURE=1`` in the environment does the same on purpose.
 
+What compiling costs besides a minute of ``make``: mypyc keeps no docstrings, so ``help()``
+(or ``?`` in Jupyter) on a compiled function or class, ``ctx.storage.get`` say, shows its
+signature only. The sources have them, and under ``DOSIM_PURE=1`` so does ``help()``.
+
 Which way a process runs is decided once, when ``dosim`` is first imported: its
 ``__init__`` imports this module before anything else, and this module calls :func:`choose`
 as it loads. ``dosim native status`` prints the :func:`status`.
