@@ -134,3 +134,23 @@ def test_without_a_build_dosim_runs_from_source_and_says_so(tmp_path: Path) -> N
         built.unlink()
     assert python(STATUS, parent).strip() == \
         '() | from source: not built (dosim native build)'
+
+
+def test_without_a_compiler_the_build_says_why_and_fails_only_under_ci(
+        tmp_path: Path) -> None:
+    """On a machine with Python and make only, ``make`` must still set everything up: the
+    build reports what is missing and succeeds, and dosim runs from source. Under CI, where
+    nothing may be skipped, the same is an error."""
+    parent = copy_package(tmp_path)
+    for built in (parent / 'dosim').glob('*.so'):
+        built.unlink()
+    no_compiler = """
+        import shutil, sys
+        shutil.which = lambda name, *args, **kwargs: None   # no gcc, no cc
+        from dosim import native
+        print('exit status', native.main('build'))
+    """
+    out = python(no_compiler, parent, CI='')
+    assert out.splitlines() == ['exit status 0']
+    assert sorted(p.name for p in (parent / 'dosim').glob('*.so')) == []
+    assert python(no_compiler, parent, CI='true').splitlines() == ['exit status 1']
