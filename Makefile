@@ -31,7 +31,7 @@ help:
 	@echo 'make bench   run the benchmarks in bench/'
 	@echo 'make soak    random models and faults for 20 minutes; report in out/soak.md'
 	@echo 'make lint    check the code with ruff'
-	@echo 'make native  compile the runtime'"'"'s hot modules with mypyc (every target does)'
+	@echo 'make native  compile the runtime'"'"'s hot modules with mypyc (all but lint do)'
 	@echo 'make clean   remove build output, caches and out/ (keeps .venv/)'
 	@echo 'Use another interpreter with PYTHON=..., in a venv of its own with VENV=...,'
 	@echo 'e.g. make test PYTHON=python3.12 VENV=.venv-3.12'
@@ -82,8 +82,9 @@ native: $(STAMP)
 lab: native
 	$(RUN) $(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(LAB_ROOT)
 
-# The second pass (from source) leaves out what draws or drives a browser: those parts run
-# no runtime code of their own. With PYTEST_ARGS, only the first pass runs.
+# The second pass (from source) leaves out the notebooks and the browser test: they reach the
+# runtime through the calls the other tests make, and take longest. With PYTEST_ARGS, only
+# the first pass runs.
 test: native
 	$(RUN) $(BIN)/python -m dosim native status
 	$(RUN) $(BIN)/python -m pytest $(PYTEST_ARGS)
