@@ -152,6 +152,8 @@ def build(quiet: bool = True) -> str | None:
     missing = _missing_tools()
     if missing is not None:
         return missing
+    print(f'dosim.native: compiling {len(MODULES)} modules with mypyc (about a minute) ...',
+          flush=True)
     from mypyc.build import mypycify
     from setuptools import setup
 
@@ -205,11 +207,7 @@ def main(action: str, verbose: bool = False) -> int:
         if _reason_to_stay_pure(honour_env=False) is None:
             print(f'dosim.native: up to date ({len(MODULES)} modules compiled)')
             return 0
-        why = _missing_tools()
-        if why is None:
-            print(f'dosim.native: compiling {len(MODULES)} modules with mypyc (about a minute)'
-                  ' ...', flush=True)
-            why = build(quiet=not verbose)
+        why = build(quiet=not verbose)
         if why is None:
             print('dosim.native: built')
             return 0
