@@ -44,7 +44,6 @@ import gc
 import math
 from collections.abc import Sequence
 from heapq import heappush
-from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -59,16 +58,18 @@ __all__ = ['Fanout']
 ROWS = 256   # rows of a new matrix (it doubles when trimming frees less than half)
 COLUMNS = 8  # columns of a new matrix (it doubles when a client needs one more)
 
-#: a row as pushed: the columns of its clients, their event ids (a range, mostly), their
-#: jitters (None: the network has none) and the time it was sent
-Row = tuple[list[int], Sequence[int], 'np.ndarray | None', float]
+SHAPES = 512  # broadcast shapes a Fanout remembers (it forgets them all when full)
+
+#: a row as pushed: the columns of its clients (a list, and the same as an array), their
+#: event ids (a range, mostly), their jitters (None: the network has none) and the time sent
+Row = tuple[list[int], np.ndarray, Sequence[int], 'np.ndarray | None', float]
 
 
 class Fanout:
     """The broadcasts in flight from one object to its clients (see the module docstring)."""
 
     __slots__ = ('at', 'base', 'clients', 'cur', 'env', 'free', 'inc', 'last', 'made', 'msgs',
-                 'n', 'rows', 'unplaced', 'watched')
+                 'n', 'rows', 'shapes', 'unplaced', 'watched')
 
     def __init__(self, env: Any) -> None:
         self.env = env
@@ -82,6 +83,7 @@ class Fanout:
         self.msgs: list[Any] = []                  # per row: the message
         self.rows: list[Row] = []                  # per row: its columns, event ids,
         #                                            jitters and time sent
+        self.shapes: dict[tuple[int, ...], np.ndarray | None] = {}   # see columns()
         self.n = 0                                 # rows in use ...
         self.made = 0                              # ... of which at and inc are written
         self.watched = 0                           # watched clients with a column
@@ -140,18 +142,39 @@ class Fanout:
         self.base = np.concatenate([self.base, np.full(old, math.nan)])
 
     # -- rows -------------------------------------------------------------------------------
-    def push(self, message: Any, cols: list[int], eids: Sequence[int],
+    def columns(self, cols: list[int]) -> np.ndarray | None:
+        """*cols* as a read-only array, or None if they name a column twice (a row cannot
+        hold that broadcast). A room sends to the same sets of clients again and again (all
+        but the sender, in the order they joined), so the answers are remembered by shape:
+        looking one up costs half as much as making it."""
+        key = tuple(cols)
+        shapes = self.shapes
+        try:
+            return shapes[key]
+        except KeyError:
+            pass
+        if len(shapes) == SHAPES:
+            shapes.clear()
+        array = None
+        if len(set(key)) == len(key):
+            array = np.array(key, np.intp)
+            array.flags.writeable = False
+        shapes[key] = array
+        return array
+
+    def push(self, message: Any, cols: list[int], array: np.ndarray, eids: Sequence[int],
              jitters: np.ndarray | None, now: float) -> None:
-        """One broadcast at *now*: *message* reaches column ``cols[i]`` after its latency
-        without jitter plus ``jitters[i]`` (none: no jitter), or later, behind that client's
-        earlier messages (no column twice), under event id ``eids[i]``. The row is computed
-        and written into the matrix later, with others (:meth:`_make`)."""
+        """One broadcast at *now*: *message* reaches column ``cols[i]`` (also given as
+        *array*, :meth:`columns`) after its latency without jitter plus ``jitters[i]`` (none:
+        no jitter), or later, behind that client's earlier messages (no column twice), under
+        event id ``eids[i]``. The row is computed and written into the matrix later, with
+        others (:meth:`_make`)."""
         if self.n == self.at.shape[0]:
             self.trim()
         if self.made == self.n:
             self.env.unmade[self] = None   # (made when the run would end, see Environment)
         self.msgs.append(message)
-        self.rows.append((cols, eids, jitters, now))
+        self.rows.append((cols, array, eids, jitters, now))
         self.n += 1
 
     def _make(self) -> None:
@@ -171,12 +194,11 @@ class Fanout:
         width = len(self.clients)
         rows = self.rows[made:n]
         counts = [len(row[0]) for row in rows]
-        total = sum(counts)
-        cols = np.fromiter(chain.from_iterable([row[0] for row in rows]), np.intp, total)
+        cols = np.concatenate([row[1] for row in rows])
         arrive = self.base[cols]
-        if rows[0][2] is not None:
-            arrive += np.concatenate([row[2] for row in rows])
-        arrive += np.repeat([row[3] for row in rows], counts)
+        if rows[0][3] is not None:
+            arrive += np.concatenate([row[3] for row in rows])
+        arrive += np.repeat([row[4] for row in rows], counts)
         self._keep_going(arrive, rows, counts)
         where = np.repeat(np.arange(made, n), counts)
         block = np.full((n - made, width), -math.inf)
@@ -199,14 +221,14 @@ class Fanout:
         if top > env.last_in_flight:
             env.last_in_flight = top
             if top > env._now:   # (an earlier one has arrived: it would change nothing)
-                for (_, eids, _, _), count in zip(rows, counts, strict=True):
+                for (_, _, eids, _, _), count in zip(rows, counts, strict=True):
                     if i < count:
                         heappush(env._queue, (top, 1, eids[i], Noop()))
                         return
                     i -= count
 
     def _eid(self, r: int, col: int) -> int:
-        cols, eids, _, _ = self.rows[r]
+        cols, _, eids, _, _ = self.rows[r]
         return eids[cols.index(col)]
 
     def settle(self, client: WebSocket) -> None:

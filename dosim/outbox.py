@@ -135,8 +135,11 @@ class Outbox:
         self.cols, self.eids, self.reserved = [], [], 0
         eids = runs[0] if len(runs) == 1 else [eid for run in runs for eid in run]
         fan = hub.fan
-        if (fan.watched or self._sim.faults.latency_spikes or 4 * len(cols) < len(fan.clients)
-                or len(set(cols)) < len(cols)):   # (a socket twice: its clamps chain)
+        if fan.watched or self._sim.faults.latency_spikes or 4 * len(cols) < len(fan.clients):
+            self._one_by_one(fan, cols, eids, message, hub)
+            return
+        array = fan.columns(cols)
+        if array is None:   # a socket twice: its clamps chain
             self._one_by_one(fan, cols, eids, message, hub)
             return
         base = fan.base
@@ -149,7 +152,7 @@ class Outbox:
         # taken now; its arithmetic done for many rows at once (Fanout._make)
         net = self._sim.network
         jitters = net._jitters.take(len(cols)) if net._jitter_scale else None
-        fan.push(message, cols, eids, jitters, self._env._now)
+        fan.push(message, cols, array, eids, jitters, self._env._now)
 
     def _route(self, fan: Fanout, col: int, hub: SocketHub) -> tuple[Any, ...]:
         """(client, latency without jitter, the client's place) of a column's socket."""

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import pytest
 
 import dosim
-from dosim.fanout import ROWS
+from dosim.fanout import ROWS, SHAPES, Fanout
 from tests.test_inflight import room
 
 
@@ -201,6 +201,27 @@ def test_clients_lists_leave_the_young_generation_at_the_first_trim():
     sim.run()
     assert young == [False] * 4
     assert [len(end.received) for end in ends] == [2 * ROWS * 3 // 4] * 4
+
+
+def test_broadcast_shapes_are_remembered_and_their_number_is_bounded():
+    """A room sends to the same sets of clients again and again, so a Fanout remembers
+    each set's columns as an array (the same array each time it is asked), and that a set
+    naming a column twice cannot be one row. It forgets them all when it holds SHAPES, so
+    a room whose clients keep changing does not grow without bound."""
+    fan = Fanout(dosim.Simulation().env)
+    first = fan.columns([0, 2, 3])
+    assert first.tolist() == [0, 2, 3]
+    assert not first.flags.writeable
+    assert fan.columns([0, 2, 3]) is first
+    assert fan.columns([0, 2, 0]) is None
+    assert len(fan.shapes) == 2
+    for k in range(SHAPES - 2):
+        fan.columns([k, k + 1])
+    assert len(fan.shapes) == SHAPES
+    fan.columns([0, 9])   # one more: everything remembered is forgotten first
+    assert list(fan.shapes) == [(0, 9)]
+    assert fan.columns([0, 2, 3]) is not first
+    assert fan.columns([0, 2, 3]).tolist() == [0, 2, 3]
 
 
 def test_sockets_that_close_free_their_columns():
