@@ -245,8 +245,9 @@ class Invocation:
             actor.sim.env.timeout(max(over, 0.0)).callbacks.append(over_limit)
             return
         self.cpu_ms += ms
-        # exact: dosim.check reads the duration back from this text
-        actor.event('compute', self.rid, f'{ms!r} ms')
+        if actor._trace.full:   # (the text costs a float's repr: only when recorded)
+            # exact: dosim.check reads the duration back from this text
+            actor.event('compute', self.rid, f'{ms!r} ms')
         self._hold(ms, None)
 
     # -- waits that open the input gate ---------------------------------------------------------

@@ -10,7 +10,11 @@ object's sends at the output gate, meters incoming messages, and closes everythi
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
+
+from simpy.events import NORMAL
 
 from .fanout import Fanout
 from .inflight import Flight, clamp
@@ -95,16 +99,20 @@ class SocketHub:
             self.actor.lifecycle.unpin(ws)
 
     # -- client to object ---------------------------------------------------------------------
-    def _carry(self, ws: WebSocket, deliver: Any) -> None:
-        """Run *deliver* after one network trip, keeping this socket's messages in order."""
+    def _carry(self, ws: WebSocket, deliver: Callable[..., None], *args: Any) -> None:
+        """Call ``deliver(*args)`` after one network trip, keeping this socket's messages in
+        order."""
         env = self.actor.sim.env
-        arrive = max(env.now + self.actor.sim.network.one_way(ws.peer.origin, self.actor),
+        now = env._now
+        arrive = max(now + self.actor.sim.network.one_way(ws.peer.origin, self.actor),
                      ws._last_arrival)
         ws._last_arrival = arrive
-        env.timeout(arrive - env.now).callbacks.append(lambda _ev: deliver())
+        # env.timeout(arrive - now) with deliver as its callback, written out: a client
+        # message passes here (the same time and key as the timeout's)
+        heappush(env._queue, (now + (arrive - now), NORMAL, next(env._eid), Trip(deliver, args)))
 
     def from_client(self, ws: WebSocket, message: Any, size: int) -> None:
-        self._carry(ws, lambda: self._arrive(ws, message, size))
+        self._carry(ws, self._arrive, ws, message, size)
 
     def _arrive(self, ws: WebSocket, message: Any, size: int) -> None:
         actor = self.actor
@@ -122,7 +130,8 @@ class SocketHub:
             actor.event('websocket_auto_response', -1, pair.request)
             self._to_client(ws, pair.response)
             return
-        actor.event('websocket_message', -1, f'{size} bytes')
+        if actor._trace.full:
+            actor.event('websocket_message', -1, f'{size} bytes')
         self._enqueue(ws, 'websocket_message', (message,))
 
     def _enqueue(self, ws: WebSocket, method: str, args: tuple[Any, ...]) -> None:
@@ -138,6 +147,7 @@ class SocketHub:
             self._enqueue(ws, 'websocket_close', (code, reason, True))
 
         self._carry(ws, arrive)
+
 
     # -- object to client ---------------------------------------------------------------------
     def send(self, ws: WebSocket, message: Any) -> None:
@@ -190,3 +200,23 @@ class SocketHub:
             ws._mark_closed(code, reason)
             self._forget(ws)
             self._close_client(ws, code, reason)
+
+
+class Trip:
+    """A message or close from a client, on its way to the object: its place in SimPy's
+    queue, which calls ``deliver(*args)`` when it arrives (SimPy's event loop reads only
+    ``callbacks`` and ``_ok``)."""
+
+    __slots__ = ('args', 'callbacks', 'deliver')
+    _ok = True
+
+    def __init__(self, deliver: Callable[..., None], args: tuple[Any, ...]) -> None:
+        self.deliver = deliver
+        self.args = args
+        self.callbacks: Any = _ARRIVED
+
+    def _arrived(self) -> None:
+        self.deliver(*self.args)
+
+
+_ARRIVED = (Trip._arrived,)   # called with the trip, as its own event
