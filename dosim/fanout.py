@@ -44,6 +44,7 @@ import gc
 import math
 from collections.abc import Sequence
 from heapq import heappush
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -60,9 +61,25 @@ COLUMNS = 8  # columns of a new matrix (it doubles when a client needs one more)
 
 SHAPES = 512  # broadcast shapes a Fanout remembers (it forgets them all when full)
 
-#: a row as pushed: the columns of its clients (a list, and the same as an array), their
+
+
+class Shape:
+    """The set of columns one or more broadcasts went to, in the order sent: as an array
+    (``cols``), as a mask over the matrix's columns (``mask``) and whether they ascend (then
+    a row of them is written without indices, see :meth:`Fanout._make`)."""
+
+    __slots__ = ('ascending', 'cols', 'mask')
+
+    def __init__(self, cols: tuple[int, ...], capacity: int) -> None:
+        self.cols = np.array(cols, np.intp)
+        self.mask = np.zeros(capacity, dtype=bool)
+        self.mask[self.cols] = True
+        self.ascending = all(a < b for a, b in pairwise(cols))
+
+
+#: a row as pushed: the columns of its clients (a list, and the same as a Shape), their
 #: event ids (a range, mostly), their jitters (None: the network has none) and the time sent
-Row = tuple[list[int], np.ndarray, Sequence[int], 'np.ndarray | None', float]
+Row = tuple[list[int], Shape, Sequence[int], 'np.ndarray | None', float]
 
 
 class Fanout:
@@ -83,7 +100,7 @@ class Fanout:
         self.msgs: list[Any] = []                  # per row: the message
         self.rows: list[Row] = []                  # per row: its columns, event ids,
         #                                            jitters and time sent
-        self.shapes: dict[tuple[int, ...], np.ndarray | None] = {}   # see columns()
+        self.shapes: dict[tuple[int, ...], Shape | None] = {}   # see columns()
         self.n = 0                                 # rows in use ...
         self.made = 0                              # ... of which at and inc are written
         self.watched = 0                           # watched clients with a column
@@ -140,13 +157,14 @@ class Fanout:
         self.at, self.inc = at, inc
         self.last = np.concatenate([self.last, np.full(old, -math.inf)])
         self.base = np.concatenate([self.base, np.full(old, math.nan)])
+        self.shapes.clear()   # (their masks are as wide as the matrix was)
 
     # -- rows -------------------------------------------------------------------------------
-    def columns(self, cols: list[int]) -> np.ndarray | None:
-        """*cols* as a read-only array, or None if they name a column twice (a row cannot
+    def columns(self, cols: list[int]) -> Shape | None:
+        """The :class:`Shape` of *cols*, or None if they name a column twice (a row cannot
         hold that broadcast). A room sends to the same sets of clients again and again (all
-        but the sender, in the order they joined), so the answers are remembered by shape:
-        looking one up costs half as much as making it."""
+        but the sender, in the order they joined), so the answers are remembered: looking one
+        up costs a fraction of making it."""
         key = tuple(cols)
         shapes = self.shapes
         try:
@@ -155,18 +173,15 @@ class Fanout:
             pass
         if len(shapes) == SHAPES:
             shapes.clear()
-        array = None
-        if len(set(key)) == len(key):
-            array = np.array(key, np.intp)
-            array.flags.writeable = False
-        shapes[key] = array
-        return array
+        shape = Shape(key, self.at.shape[1]) if len(set(key)) == len(key) else None
+        shapes[key] = shape
+        return shape
 
-    def push(self, message: Any, cols: list[int], array: np.ndarray, eids: Sequence[int],
+    def push(self, message: Any, cols: list[int], shape: Shape, eids: Sequence[int],
              jitters: np.ndarray | None, now: float) -> None:
-        """One broadcast at *now*: *message* reaches column ``cols[i]`` (also given as
-        *array*, :meth:`columns`) after its latency without jitter plus ``jitters[i]`` (none:
-        no jitter), or later, behind that client's earlier messages (no column twice), under
+        """One broadcast at *now*: *message* reaches column ``cols[i]`` (their *shape*,
+        :meth:`columns`) after its latency without jitter plus ``jitters[i]`` (none: no
+        jitter), or later, behind that client's earlier messages (no column twice), under
         event id ``eids[i]``. The row is computed and written into the matrix later, with
         others (:meth:`_make`)."""
         if self.n == self.at.shape[0]:
@@ -174,7 +189,7 @@ class Fanout:
         if self.made == self.n:
             self.env.unmade[self] = None   # (made when the run would end, see Environment)
         self.msgs.append(message)
-        self.rows.append((cols, array, eids, jitters, now))
+        self.rows.append((cols, shape, eids, jitters, now))
         self.n += 1
 
     def _make(self) -> None:
@@ -185,47 +200,76 @@ class Fanout:
         that starts from the column's last arrival: a row's arrival is its own or the latest
         before it (the clamp), and where a column is not in a row, the latest before it.
         The latest arrival of all, if it is the latest yet, keeps the run going until it
-        arrives (see :class:`dosim.inflight.Noop`)."""
+        arrives (see :class:`dosim.inflight.Noop`).
+
+        When every row's columns ascend (a room's clients in the order they joined), the
+        rows are written whole, as a block of the matrix: each arrival is the same sum in
+        the same order (latency without jitter, plus jitter, plus the time sent), and a
+        row's jitters fill its mask's places in order, which is the order they were drawn.
+        Otherwise each arrival is written to its place by index (:meth:`_scatter`)."""
         made, n = self.made, self.n
         if made == n:
             return
-        env = self.env
-        del env.unmade[self]
+        del self.env.unmade[self]
         width = len(self.clients)
         rows = self.rows[made:n]
-        counts = [len(row[0]) for row in rows]
-        cols = np.concatenate([row[1] for row in rows])
-        arrive = self.base[cols]
-        if rows[0][3] is not None:
-            arrive += np.concatenate([row[3] for row in rows])
-        arrive += np.repeat([row[4] for row in rows], counts)
-        self._keep_going(arrive, rows, counts)
-        where = np.repeat(np.arange(made, n), counts)
-        block = np.full((n - made, width), -math.inf)
-        block[where - made, cols] = arrive
+        if all(row[1].ascending for row in rows):
+            masks = np.array([row[1].mask for row in rows])
+            mask = masks[:, :width]
+            if rows[0][3] is not None:
+                jitters = np.zeros((n - made, width))
+                jitters[mask] = np.concatenate([row[3] for row in rows])
+                block = self.base[:width] + jitters
+            else:
+                block = np.repeat(self.base[None, :width], n - made, axis=0)
+            block += np.array([row[4] for row in rows])[:, None]
+            block[~mask] = -math.inf
+            # the first message with the latest arrival: rows in order, columns ascending
+            r, col = divmod(int(block.argmax()), width)
+            self._keep_going(float(block[r, col]), rows[r], col)
+            self.inc[made:n] = masks
+        else:
+            block = self._scatter(rows, width)
         last = self.last[:width]   # (a view)
         np.maximum(block[0], last, out=block[0])
         self.at[made:n, :width] = np.maximum.accumulate(block, axis=0)
         last[:] = self.at[n - 1, :width]
-        self.inc[where, cols] = True
         self.made = n
 
-    def _keep_going(self, arrive: np.ndarray, rows: list[Row], counts: list[int]) -> None:
-        """If the latest of *arrive* (the rows' arrivals before the clamp) is the latest
-        arrival yet, the run lasts until it comes: a :class:`~dosim.inflight.Noop` under the
-        key of the first message that has it. (The clamp cannot change this answer: every
-        earlier arrival is at most ``env.last_in_flight``.)"""
-        env = self.env
+    def _scatter(self, rows: list[Row], width: int) -> np.ndarray:
+        """The rows' arrivals (before the clamp), written by index; -inf where a column is
+        not in a row. Also marks them in ``inc``."""
+        counts = [len(row[0]) for row in rows]
+        cols = np.concatenate([row[1].cols for row in rows])
+        arrive = self.base[cols]
+        if rows[0][3] is not None:
+            arrive += np.concatenate([row[3] for row in rows])
+        arrive += np.repeat([row[4] for row in rows], counts)
+        # the first message with the latest arrival, in the order sent
         i = int(arrive.argmax())
-        top = float(arrive[i])
+        for row, count in zip(rows, counts, strict=True):
+            if i < count:
+                self._keep_going(float(arrive[i]), row, row[0][i])
+                break
+            i -= count
+        where = np.repeat(np.arange(len(rows)), counts)
+        block = np.full((len(rows), width), -math.inf)
+        block[where, cols] = arrive
+        self.inc[where + self.made, cols] = True
+        return block
+
+    def _keep_going(self, top: float, row: Row, col: int) -> None:
+        """If *top*, the latest arrival of the rows being made (before the clamp), is the
+        latest arrival yet, the run lasts until it comes: a :class:`~dosim.inflight.Noop`
+        under the key of the first message that has it, *row*'s to column *col*. (The clamp
+        cannot change this answer: every earlier arrival is at most
+        ``env.last_in_flight``.)"""
+        env = self.env
         if top > env.last_in_flight:
             env.last_in_flight = top
             if top > env._now:   # (an earlier one has arrived: it would change nothing)
-                for (_, _, eids, _, _), count in zip(rows, counts, strict=True):
-                    if i < count:
-                        heappush(env._queue, (top, 1, eids[i], Noop()))
-                        return
-                    i -= count
+                cols, _, eids, _, _ = row
+                heappush(env._queue, (top, 1, eids[cols.index(col)], Noop()))
 
     def _eid(self, r: int, col: int) -> int:
         cols, _, eids, _, _ = self.rows[r]

@@ -138,8 +138,8 @@ class Outbox:
         if fan.watched or self._sim.faults.latency_spikes or 4 * len(cols) < len(fan.clients):
             self._one_by_one(fan, cols, eids, message, hub)
             return
-        array = fan.columns(cols)
-        if array is None:   # a socket twice: its clamps chain
+        shape = fan.columns(cols)
+        if shape is None:   # a socket twice: its clamps chain
             self._one_by_one(fan, cols, eids, message, hub)
             return
         base = fan.base
@@ -152,7 +152,7 @@ class Outbox:
         # taken now; its arithmetic done for many rows at once (Fanout._make)
         net = self._sim.network
         jitters = net._jitters.take(len(cols)) if net._jitter_scale else None
-        fan.push(message, cols, array, eids, jitters, self._env._now)
+        fan.push(message, cols, shape, eids, jitters, self._env._now)
 
     def _route(self, fan: Fanout, col: int, hub: SocketHub) -> tuple[Any, ...]:
         """(client, latency without jitter, the client's place) of a column's socket."""
