@@ -26,7 +26,6 @@ from simpy.events import Event
 from . import errors
 from .context import Compute, Ms, Timer, active
 from .errors import Aborted
-from .step import Ended, step
 from .storage import Held, Storage, StorageResult
 from .transaction import Nested
 
@@ -116,32 +115,35 @@ class Invocation:
     def _run(self, value: Any, exc: BaseException | None) -> None:
         storage = self.storage
         while True:
+            gen = self.gen
             try:
-                target = step(self.gen, value, exc)
+                target = gen.send(value) if exc is None else gen.throw(exc)
+            except StopIteration as stop:
+                value, exc = stop.value, None
             except Aborted:
                 return
-            kind = type(target)
-            if kind is StorageResult and not self.dead:
-                if storage.open is not None:   # the fast path: a cache hit, a put ...
-                    storage.end_turn()
-                if target.delay == 0:
-                    value = target.value
-                    continue
-                # ... or a miss (as _serve): self._hold(target.delay, target.value),
-                # written out (every read that misses the cache passes here)
-                self._value = target.value
-                self._error = None
-                self.callbacks = _HELD
-                env: Any = self.actor.sim.env
-                heappush(env._queue, (env._now + target.delay, 1, next(env._eid), self))
-                return
-            if kind is not Ended:
+            except Exception as error:
+                value, exc = None, error
+            else:
+                if type(target) is StorageResult and not self.dead:
+                    if storage.open is not None:   # the fast path: a cache hit, a put ...
+                        storage.end_turn()
+                    if target.delay == 0:
+                        value = target.value
+                        continue
+                    # ... or a miss (as _serve): self._hold(target.delay, target.value),
+                    # written out (every read that misses the cache passes here)
+                    self._value = target.value
+                    self._error = None
+                    self.callbacks = _HELD
+                    env: Any = self.actor.sim.env
+                    heappush(env._queue, (env._now + target.delay, 1, next(env._eid), self))
+                    return
                 if self._serve(target, storage):
                     return
                 value, exc = self._value, self._error
                 continue
             # the current frame ended: back to its parent frame, or the handler is done
-            value, exc = target.value, target.error
             if self.dead:
                 return
             if self.frames:
