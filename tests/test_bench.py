@@ -84,3 +84,24 @@ def test_the_report_names_machine_interpreter_and_targets(
     assert '| ratio >= 0.5 |' in text
     assert '| < 60 s and < 2 GB |' in text
     assert sorted(p.name for p in out.iterdir()) == ['bench.json', 'bench.md']
+
+
+def test_the_sweep_reports_its_speed_up_next_to_the_machines_ceiling(tmp_path: Path) -> None:
+    """``bench/sweep.py`` at a tiny size: both sweeps give identical frames (it fails
+    otherwise), and the report gives the sweep's speed-up next to the one a bare CPU loop
+    got from the same pool, since two virtual cores do not always give two processes twice
+    the speed. The report is written atomically."""
+    out = tmp_path / 'sweep.md'
+    done = subprocess.run(
+        [sys.executable, str(ROOT / 'bench' / 'sweep.py'), '--requests', '300',
+         '--spin', '1000', '--out', str(out)],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert '8 replications of 300 requests each' in text
+    assert '| workers | sweep, wall s | bare CPU loop (the ceiling), wall s |' in text
+    assert [line.split('|')[1].strip() for line in text.splitlines()
+            if line.startswith('| ') and line[2].isdigit()] == ['1', '2']
+    assert 'both sweeps gave identical frames' in text
+    assert 'This machine gave a bare CPU loop' in text
+    assert [p.name for p in tmp_path.iterdir()] == ['sweep.md']
