@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from . import errors
 from .alarms import AlarmRun, AlarmState
@@ -47,11 +47,15 @@ METERS = (
     'delete_requests', 'ws_messages_in', 'duration_gb_s',
 )
 
-_NEW, _RESUME, _TASK, _ALARM, _EVENT = 0, 1, 2, 3, 4
+_NEW: Final = 0
+_RESUME: Final = 1
+_TASK: Final = 2
+_ALARM: Final = 3
+_EVENT: Final = 4
 
 
-_EMPTY: Any = ()   # stands for an empty queue until the first item arrives
-_NONE: Any = frozenset()   # stands for an empty set of calls or invocations, likewise
+_EMPTY: Final[Any] = ()   # stands for an empty queue until the first item arrives
+_NONE: Final[Any] = frozenset()   # stands for an empty set of calls or invocations, likewise
 _NO_TASKS: Sequence[Invocation] = ()   # the constructor started no block_concurrency_while task
 # Every field of an Actor (the copy a deploy makes takes them all, see Actor._retire)
 FIELDS = (

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from . import errors
 from .context import Ms, Watchdogs
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ['AlarmInfo', 'AlarmRun', 'AlarmState', 'alarm_time', 'retry_gap_ms']
 
-UNSET: Any = object()
+UNSET: Final[Any] = object()
 COUNTED_RETRIES = 6           # SRC workerd ALARM_RETRY_MAX_TRIES
 RETRY_START_S = 2             # SRC workerd ALARM_RETRY_START_SECONDS
 INFRA_GAP_CAP_MS = 1_024_000  # SRC workerd RETRY_BACKOFF_MAX = 9: 2 << 9 s = 1,024 s

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from heapq import heappush
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from .invocation import Invocation
@@ -59,7 +59,7 @@ class _Active:
         self.sim: Simulation | None = None
 
 
-active = _Active()
+active: Final = _Active()
 
 
 def wake_after(env: Any, delay: Ms, waker: Any) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import types
 from collections.abc import Callable
 from heapq import heappush
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from simpy.events import Event
 
@@ -291,4 +291,4 @@ class Invocation:
             self.actor.ready_to_resume(self, value, exc)
 
 
-_HELD = (Invocation._held_event,)   # an invocation's callbacks while it holds the thread
+_HELD: Final = (Invocation._held_event,)   # an invocation's callbacks while it holds the thread

@@ -31,7 +31,7 @@ from __future__ import annotations
 import builtins
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from . import errors
 from .alarms import alarm_time
@@ -69,7 +69,7 @@ class Held:
         self.register = register
 
 
-_DONE = StorageResult(None)
+_DONE: Final = StorageResult(None)
 _NO_TXNS: Any = ()   # stands for the empty list of open transactions
 
 
