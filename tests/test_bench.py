@@ -103,5 +103,5 @@ def test_the_sweep_reports_its_speed_up_next_to_the_machines_ceiling(tmp_path: P
     assert [line.split('|')[1].strip() for line in text.splitlines()
             if line.startswith('| ') and line[2].isdigit()] == ['1', '2']
     assert 'both sweeps gave identical frames' in text
-    assert 'This machine gave a bare CPU loop' in text
+    assert 'A bare CPU loop on the same pool, just after: ' in text
     assert [p.name for p in tmp_path.iterdir()] == ['sweep.md']
