@@ -59,10 +59,11 @@ _NONE: Final[Any] = frozenset()   # stands for an empty set of calls or invocati
 _NO_TASKS: Sequence[Invocation] = ()   # the constructor started no block_concurrency_while task
 # Every field of an Actor (the copy a deploy makes takes them all, see Actor._retire)
 FIELDS = (
-    '_dispatching', '_sockets', '_trace', 'alarm', 'arrive', 'break_errors', 'breaks', 'calls',
-    'constructor_tasks', 'ctx', 'id', 'incarnation', 'instance', 'label', 'last_confirm',
-    'lifecycle', 'live', 'location', 'meters', 'name_checked_ms', 'namespace', 'ns_name',
-    'outbound', 'queued', 'queued_since', 'ready', 'running', 'sim', 'storage', 'store',
+    '_dispatching', '_full', '_sockets', '_trace', 'alarm', 'arrive', 'break_errors', 'breaks',
+    'calls', 'constructor_tasks', 'ctx', 'id', 'incarnation', 'instance', 'label',
+    'last_confirm', 'lifecycle', 'live', 'location', 'meters', 'name_checked_ms', 'namespace',
+    'ns_name', 'outbound', 'queued', 'queued_since', 'ready', 'running', 'sim', 'storage',
+    'store',
 )
 _BASE_INIT = DurableObject.__init__
 _new_state = DurableObjectState.__new__
@@ -108,12 +109,13 @@ class Actor:
         self.location: Any = None  # its data centre, fixed by its first call
         self.name_checked_ms: Ms | None = None   # when the name's uniqueness check ends
         self._trace = self.sim.trace
+        self._full: bool = self._trace.full   # (read at every step: a field of its own)
         self.lifecycle = Lifecycle(self)
         self.arrive = (self.receive,)   # the callbacks of a call reaching it (see Call)
 
     # -- recording --------------------------------------------------------------------------
     def event(self, kind: str, rid: int = -1, detail: str = '') -> None:
-        if self._trace.full:
+        if self._full:
             self._trace.event(self.ns_name, self.label, self.incarnation, kind, rid, detail)
 
     @property
@@ -132,7 +134,7 @@ class Actor:
         if stub.conn is not self or stub.conn_breaks != self.breaks:
             stub.connect(self)
         self.meters['requests'] += 1
-        if self._trace.full:
+        if self._full:
             self.event('message_received', call.rid, f'{call.kind} {call.caller}->{self.label}')
             self.event('request_received', call.rid, call.method)
         cfg = self.sim.config
@@ -176,7 +178,7 @@ class Actor:
 
     def deliver(self, run: AlarmRun) -> None:
         """An alarm fires: it queues like any event."""
-        if self._trace.full:
+        if self._full:
             self.event('alarm_fired', run.rid, f'retry {run.info.retry_count}')
         self._queue_event(_ALARM, run)
 
@@ -298,11 +300,11 @@ class Actor:
         inv = Invocation(self, call.kind, call.rid, call.handler_done)
         if kind == _NEW:
             call.incarnation = self.incarnation  # type: ignore[union-attr]
-            if self._trace.full:
+            if self._full:
                 self.event('request_started', call.rid, call.method)
         else:
             call.started(inv)  # type: ignore[union-attr]
-            if self._trace.full:
+            if self._full:
                 self.event(f'{call.kind}_started', call.rid, call.method)
         live = self.live
         if live.__class__ is not set:
@@ -329,7 +331,7 @@ class Actor:
         instance = cls.__new__(cls)
         instance.ctx = ctx
         env = instance.env = self.sim.bindings
-        if self._trace.full:
+        if self._full:
             if self.lifecycle.state == 'hibernated':
                 self.event('wake', call.rid, call.method)
             self.event('constructor', call.rid)
@@ -382,7 +384,7 @@ class Actor:
             self.live = _NONE
         if not self.ready:
             self.ready = self.queued_since = _EMPTY
-        if self._trace.full:
+        if self._full:
             self.event('hibernate' if state == 'hibernated' else 'evict', -1, reason)
         self.lifecycle.enter(state, reason)
 

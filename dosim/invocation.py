@@ -247,7 +247,7 @@ class Invocation:
             actor.sim.env.timeout(max(over, 0.0)).callbacks.append(over_limit)
             return
         self.cpu_ms += ms
-        if actor._trace.full:   # (the text costs a float's repr: only when recorded)
+        if actor._full:   # (the text costs a float's repr: only when recorded)
             # exact: dosim.check reads the duration back from this text
             actor.event('compute', self.rid, f'{ms!r} ms')
         self._hold(ms, None)

@@ -82,7 +82,7 @@ class Lifecycle:
             actor.meters['duration_gb_s'] += (now - self.since) / 1000.0 * \
                 self._cfg.billed_memory_mb / 1000.0
         trace = actor._trace
-        if trace.full:
+        if actor._full:
             actor.event('state', -1, f'{self.state} -> {state}' + (f': {reason}' if reason else ''))
         self.state, self.since = state, now
         self._billed = state in self._billed_states

@@ -236,7 +236,7 @@ class Storage(WriteQueue):
                 self._bill_read(stored)
             else:
                 self._meters['rows_read'] += 1
-            if self._trace.full:
+            if self._actor._full:
                 self._event('storage_get', key)
             if stored is DELETED:
                 value = None
@@ -256,7 +256,7 @@ class Storage(WriteQueue):
             self._bill_read(stored)
             if stored is not DELETED:
                 found[k] = clone_out(stored)
-        if self._trace.full:
+        if self._actor._full:
             self._event('storage_get', f'{len(found)} keys')
         return StorageResult(found, 0.0 if all_hit else self._miss())
 
@@ -311,7 +311,7 @@ class Storage(WriteQueue):
         hit = self.all_cached
         if all(v is None for v in (prefix, start, start_after, end, limit)):
             self.all_cached = True
-        if self._trace.full:
+        if self._actor._full:
             self._event('storage_list', f'{len(found)} keys')
         return StorageResult(found, 0.0 if hit else self._miss())
 
@@ -329,7 +329,7 @@ class Storage(WriteQueue):
         if batch is None:
             batch = self._batch()
         batch.writes[key] = stored
-        if self._trace.full:
+        if self._actor._full:
             inv = active.invocation
             batch.record_rid(key, inv.rid if inv is not None else -1)
         self.overlay[key] = (stored, batch.seq)
@@ -372,7 +372,7 @@ class Storage(WriteQueue):
                     if out.hub is not None:        # out.end(), written out
                         out.hub.batch = NO_BATCH
                 batch.writes[key] = value
-                full = self._trace.full
+                full = self._actor._full
                 if full:
                     inv = active.invocation
                     batch.record_rid(key, inv.rid if inv is not None else -1)
@@ -386,7 +386,7 @@ class Storage(WriteQueue):
             pairs = [(key, self._stored(key, value))]  # type: ignore[list-item, arg-type]
         for k, stored in pairs:
             self._write(k, stored)
-        if self._trace.full:
+        if self._actor._full:
             self._event('storage_put', pairs[0][0] if len(pairs) == 1 else f'{len(pairs)} keys')
         return _DONE
 
@@ -403,7 +403,7 @@ class Storage(WriteQueue):
             all_hit = all_hit and hit
             existed += stored is not DELETED
             self._write(k, DELETED)
-        if self._trace.full:
+        if self._actor._full:
             self._event('storage_delete', keys[0] if single else f'{len(keys)} keys')
         value: Any = bool(existed) if single else existed
         return StorageResult(value, 0.0 if all_hit else self._miss())
@@ -453,7 +453,7 @@ class Storage(WriteQueue):
         if actor.alarm is None:
             actor.alarm_state()
         self._meters['rows_written' if self.backend == 'sqlite' else 'write_units'] += 1
-        if self._trace.full:
+        if self._actor._full:
             self._event('alarm_set', f'{epoch - self._actor.sim.config.start_epoch_ms:g} ms')
         return _DONE
 
