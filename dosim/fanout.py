@@ -62,7 +62,6 @@ COLUMNS = 8  # columns of a new matrix (it doubles when a client needs one more)
 SHAPES = 512  # broadcast shapes a Fanout remembers (it forgets them all when full)
 
 
-
 class Shape:
     """The set of columns one or more broadcasts went to, in the order sent: as an array
     (``cols``), as a mask over the matrix's columns (``mask``) and whether they ascend (then
@@ -226,7 +225,7 @@ class Fanout:
             block[~mask] = -math.inf
             # the first message with the latest arrival: rows in order, columns ascending
             r, col = divmod(int(block.argmax()), width)
-            self._keep_going(float(block[r, col]), rows[r], col)
+            self._keep_going(float(block[r, col]), made + r, col)
             self.inc[made:n] = masks
         else:
             block = self._scatter(rows, width)
@@ -247,9 +246,9 @@ class Fanout:
         arrive += np.repeat([row[4] for row in rows], counts)
         # the first message with the latest arrival, in the order sent
         i = int(arrive.argmax())
-        for row, count in zip(rows, counts, strict=True):
+        for r, (row, count) in enumerate(zip(rows, counts, strict=True)):
             if i < count:
-                self._keep_going(float(arrive[i]), row, row[0][i])
+                self._keep_going(float(arrive[i]), self.made + r, row[0][i])
                 break
             i -= count
         where = np.repeat(np.arange(len(rows)), counts)
@@ -258,18 +257,17 @@ class Fanout:
         self.inc[where + self.made, cols] = True
         return block
 
-    def _keep_going(self, top: float, row: Row, col: int) -> None:
+    def _keep_going(self, top: float, r: int, col: int) -> None:
         """If *top*, the latest arrival of the rows being made (before the clamp), is the
         latest arrival yet, the run lasts until it comes: a :class:`~dosim.inflight.Noop`
-        under the key of the first message that has it, *row*'s to column *col*. (The clamp
+        under the key of the first message that has it, row *r*'s to column *col*. (The clamp
         cannot change this answer: every earlier arrival is at most
         ``env.last_in_flight``.)"""
         env = self.env
         if top > env.last_in_flight:
             env.last_in_flight = top
             if top > env._now:   # (an earlier one has arrived: it would change nothing)
-                cols, _, eids, _, _ = row
-                heappush(env._queue, (top, 1, eids[cols.index(col)], Noop()))
+                heappush(env._queue, (top, 1, self._eid(r, col), Noop()))
 
     def _eid(self, r: int, col: int) -> int:
         cols, _, eids, _, _ = self.rows[r]

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
-from simpy.events import NORMAL
-
+from .context import wake_after
 from .fanout import Fanout
 from .inflight import Flight, clamp
 from .inflight import send as in_flight
@@ -107,9 +105,8 @@ class SocketHub:
         arrive = max(now + self.actor.sim.network.one_way(ws.peer.origin, self.actor),
                      ws._last_arrival)
         ws._last_arrival = arrive
-        # env.timeout(arrive - now) with deliver as its callback, written out: a client
-        # message passes here (the same time and key as the timeout's)
-        heappush(env._queue, (now + (arrive - now), NORMAL, next(env._eid), Trip(deliver, args)))
+        # (not a SimPy timeout with closures: every client message passes here)
+        wake_after(env, arrive - now, Trip(deliver, args))
 
     def from_client(self, ws: WebSocket, message: Any, size: int) -> None:
         self._carry(ws, self._arrive, ws, message, size)
@@ -147,7 +144,6 @@ class SocketHub:
             self._enqueue(ws, 'websocket_close', (code, reason, True))
 
         self._carry(ws, arrive)
-
 
     # -- object to client ---------------------------------------------------------------------
     def send(self, ws: WebSocket, message: Any) -> None:
