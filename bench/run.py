@@ -114,15 +114,18 @@ def markdown(results: list[dict[str, Any]], machine: dict[str, Any], took: float
         'arrivals as the benchmark has units, in the same process; 1 would mean that dosim '
         'costs what a bare queue does. Each figure is the fastest of the runs (shared machine: '
         'the fastest run is the least disturbed); "cpu" uses process CPU time.', '',
-        '| benchmark | trace level | unit | simulated | runs | wall s | cpu s | per wall s '
-        '| ratio (wall) | ratio (cpu) | events / unit | peak RSS MB | target |',
-        '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+        '| benchmark | trace level | unit | simulated | runs | wall s | every run, wall s '
+        '| cpu s | per wall s | ratio (wall) | ratio (cpu) | events / unit | peak RSS MB '
+        '| target |',
+        '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ]
     for res in results:
         row = figures(res)
+        every = ', '.join(f"{run['wall_s']:.1f}" for run in res['runs'])
         lines.append(
             f"| {res['name']} | {row['level']} | {UNITS[res['name']]} | {row['requests']:,} "
-            f"| {row['runs']} | {row['wall_s']:.1f} | {row['cpu_s']:.1f} "
+            f"| {row['runs']} | {row['wall_s']:.1f} "
+            f"| {every} | {row['cpu_s']:.1f} "
             f"| {row['rate_wall']:,.0f} | {row['ratio_wall']:.2f} | {row['ratio_cpu']:.2f} "
             f"| {row['events_per_request']:.1f} | {row['rss_mb']:,.0f} "
             f"| {TARGETS[res['name']]} |")
@@ -214,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--json', metavar='PATH', help='also write every figure as JSON')
     parser.add_argument('--repeat', type=int, default=None, metavar='R',
                         help='runs of each workload, the fastest counts (default: 3 for hot, '
-                             '1 for the others)')
+                             '2 for the others)')
     parser.add_argument('--child', help=argparse.SUPPRESS)
     parser.add_argument('--level', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -231,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         levels = list(LEVELS) if name == 'hot' or args.all_levels else ['summary']
         for level in levels:
             print(f'running {name} at trace level {level!r} ...', flush=True)
-            repeat = args.repeat or (3 if name == 'hot' else 1)
+            repeat = args.repeat or (3 if name == 'hot' else 2)
             results.append(run_child(name, args.scale, level, args.seed, repeat))
     machine = machine_info(argv)
     report = markdown(results, machine, time.perf_counter() - start)

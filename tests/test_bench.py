@@ -73,14 +73,19 @@ def test_the_workloads_do_their_work(report: tuple[dict, str, Path]) -> None:
 def test_the_report_names_machine_interpreter_and_targets(
         report: tuple[dict, str, Path]) -> None:
     """The report says which interpreter ran (the same Python version runs dosim faster
-    or slower with how it was built), gives one table row per run, and is written
-    atomically: no temporary file is left beside it."""
+    or slower with how it was built), gives one table row per benchmark and level with the
+    wall time of each of its runs, and is written atomically: no temporary file is left
+    beside it."""
     data, text, out = report
     assert data['machine']['python'] in text
     assert str(Path(sys.executable).resolve()) in data['machine']['interpreter']
     assert data['machine']['interpreter'] in text
     rows = [line for line in text.splitlines() if line.startswith('| ') and 'summary' in line]
     assert [row.split('|')[1].strip() for row in rows] == ['hot', 'many', 'fleet', 'chat']
+    # the fastest run counts, and the row shows every run's wall time beside it
+    summary = [res for res in data['results'] if res['runs'][0]['level'] == 'summary']
+    assert [row.split('|')[7].strip() for row in rows] == [
+        ', '.join(f"{run['wall_s']:.1f}" for run in res['runs']) for res in summary]
     assert '| ratio >= 0.5 |' in text
     assert '| < 60 s and < 2 GB |' in text
     assert sorted(p.name for p in out.iterdir()) == ['bench.json', 'bench.md']
