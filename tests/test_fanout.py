@@ -249,10 +249,10 @@ def test_broadcast_shapes_are_remembered_and_their_number_is_bounded():
 
 def test_the_fields_a_broadcast_reads_come_first_in_a_socket():
     """Each ``send`` of a broadcast reads three fields of its socket. They are the first
-    words after CPython's object header (reference count, type), so that with the count,
-    which iterating the room's list touches anyway, they share one memory line: in a run
-    of many rooms a socket's other lines have left the cache by the room's next message.
-    (The check reads the socket's memory: word 2 onward holds the three fields.)"""
+    words after CPython's object header (reference count, type), close to the count, which
+    iterating the room's list touches anyway: in a run of many rooms, every memory line of
+    a socket is a cache miss by the room's next message, so the fewer lines, the better.
+    (The check reads the socket's memory: words 2 to 4 hold the three fields.)"""
     end = WebSocketPair()[1]
     marks = [object(), object(), object()]
     end._col, end._hub, end._outbox = marks
