@@ -4,15 +4,16 @@ This is a benchmark of the simulator itself, not a test: its figures depend on t
 and on whatever else runs there. It does check that each run computed the right thing (see
 :mod:`workloads`) and exits non-zero if not.
 
-    .venv/bin/python bench/run.py                  # all four benchmarks: what `make bench` runs
-    .venv/bin/python bench/run.py hot              # one of them (hot, many, fleet, chat)
+    .venv/bin/python bench/run.py                  # all four benchmarks and the sweep: `make bench`
+    .venv/bin/python bench/run.py hot              # one of them (hot, many, fleet, chat, sweep)
     .venv/bin/python bench/run.py --scale 0.1      # every workload at a tenth of its size
 
 Each benchmark runs in a fresh Python process of its own, so that its peak resident memory
 is its own: first the bare SimPy baseline with as many arrivals as the benchmark has requests,
 then the dosim workload at trace level ``summary``, then (for ``hot``) the baseline again
-and the workload at the other two trace levels. The report goes to ``out/bench.md``
-(written atomically: a temporary file, then a rename) and to the terminal.
+and the workload at the other two trace levels. Then the sweep of :mod:`sweep` (8
+replications on 1 worker and on 2) runs in a process of its own. The report goes to
+``out/bench.md`` (written atomically: a temporary file, then a rename) and to the terminal.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ sys.path.insert(0, str(HERE.parent))   # the working copy's dosim
 sys.path.insert(0, str(HERE))
 
 BENCHMARKS = ('hot', 'many', 'fleet', 'chat')
+SWEEP = 'sweep'   # not a benchmark of the table: a speed-up, reported after it
 LEVELS = ('summary', 'requests', 'full')
 UNITS = {'hot': 'requests', 'many': 'requests', 'fleet': 'alarm runs + starts',
          'chat': 'client messages'}
@@ -57,7 +59,12 @@ def peak_rss_mb() -> float:
 # -- one benchmark, in a child process ------------------------------------------------------
 def child(name: str, scale: float, level: str, seed: int, repeat: int) -> dict[str, Any]:
     """Run benchmark *name* at trace *level* *repeat* times, each run between two runs of
-    the baseline (B D B D B ...)."""
+    the baseline (B D B D B ...); or the sweep, at *scale* of its size."""
+    if name == SWEEP:
+        import sweep
+
+        return sweep.measure(max(1, round(sweep.REQUESTS * scale)),
+                             max(1, round(sweep.SPIN * scale)), repeat)
     import workloads
 
     result: dict[str, Any] = {'name': name, 'scale': scale, 'rss_start_mb': peak_rss_mb()}
@@ -103,13 +110,27 @@ def figures(res: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def markdown(results: list[dict[str, Any]], machine: dict[str, Any], took: float) -> str:
+def markdown(results: list[dict[str, Any]], machine: dict[str, Any], took: float,
+             swept: dict[str, Any] | None = None) -> str:
+    """The report: a row per benchmark and level, then the sweep's section (if it ran)."""
     lines = [
         '# dosim benchmarks', '',
         f"{machine['date']}, {machine['cpu']} ({machine['cpus']} CPUs), "
         f"Python {machine['python']} ({machine['interpreter']}), "
         f"SimPy {machine['simpy']}; dosim runtime {machine['runtime']}; `bench/run.py` "
-        f"{' '.join(machine['argv']) or '(defaults)'}; {took:,.0f} s in all.", '',
+        f"{' '.join(machine['argv']) or '(defaults)'}; {took:,.0f} s in all.", '']
+    if results:
+        lines += table(results)
+    if swept is not None:
+        import sweep
+
+        lines.append(sweep.markdown(swept, heading='##').rstrip('\n'))
+    return '\n'.join(lines) + '\n'
+
+
+def table(results: list[dict[str, Any]]) -> list[str]:
+    """The benchmarks' table, and a line on each benchmark's baseline and size."""
+    lines = [
         'Ratio = dosim units per second / bare SimPy M/M/1 arrivals per second, with as many '
         'arrivals as the benchmark has units, in the same process; 1 would mean that dosim '
         'costs what a bare queue does. Each figure is the fastest of the runs (shared machine: '
@@ -137,7 +158,7 @@ def markdown(results: list[dict[str, Any]], machine: dict[str, Any], took: float
         if res['name'] not in seen:
             seen.add(res['name'])
             lines.append(f"- **{TITLES[res['name']]}**: " + detail(res))
-    return '\n'.join(lines) + '\n'
+    return [*lines, '']
 
 
 def detail(res: dict[str, Any]) -> str:
@@ -206,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description='Benchmark dosim against a bare SimPy queue.')
     parser.add_argument('benchmarks', nargs='*', metavar='NAME',
-                        help=f'which to run: {", ".join(BENCHMARKS)} (default: all)')
+                        help=f'which to run: {", ".join((*BENCHMARKS, SWEEP))} (default: all)')
     parser.add_argument('--scale', type=positive, default=1.0,
                         help='size of every workload, 1 = the full size (default 1)')
     parser.add_argument('--seed', type=int, default=0, help='random seed (default 0)')
@@ -216,34 +237,41 @@ def main(argv: list[str] | None = None) -> int:
                         'out/bench.md)')
     parser.add_argument('--json', metavar='PATH', help='also write every figure as JSON')
     parser.add_argument('--repeat', type=int, default=None, metavar='R',
-                        help='runs of each workload, the fastest counts (default: 3 for hot, '
-                             '2 for the others)')
+                        help='runs of each workload (of each side of the sweep), the fastest '
+                             'counts (default: 3 for hot, 2 for the others)')
     parser.add_argument('--child', help=argparse.SUPPRESS)
     parser.add_argument('--level', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child, args.scale, args.level, args.seed, args.repeat)))
         return 0
-    names = args.benchmarks or list(BENCHMARKS)
+    names = args.benchmarks or [*BENCHMARKS, SWEEP]
     for name in names:
-        if name not in BENCHMARKS:
-            parser.error(f'unknown benchmark {name!r}; choose from {", ".join(BENCHMARKS)}')
+        if name not in (*BENCHMARKS, SWEEP):
+            parser.error(f'unknown benchmark {name!r}; choose from '
+                         f'{", ".join((*BENCHMARKS, SWEEP))}')
+    if args.repeat is not None and args.repeat < 1:
+        parser.error(f'--repeat must be >= 1, got {args.repeat}')
     start = time.perf_counter()
-    results = []
+    results, swept = [], None
     for name in names:
+        if name == SWEEP:
+            print('running the sweep on 1 worker and on 2 ...', flush=True)
+            swept = run_child(SWEEP, args.scale, 'requests', args.seed, args.repeat or 2)
+            continue
         levels = list(LEVELS) if name == 'hot' or args.all_levels else ['summary']
         for level in levels:
             print(f'running {name} at trace level {level!r} ...', flush=True)
             repeat = args.repeat or (3 if name == 'hot' else 2)
             results.append(run_child(name, args.scale, level, args.seed, repeat))
     machine = machine_info(argv)
-    report = markdown(results, machine, time.perf_counter() - start)
+    report = markdown(results, machine, time.perf_counter() - start, swept)
     write_atomically(Path(args.out), report)
     print('\n' + report)
     print(f'report written to {args.out}')
     if args.json:
         write_atomically(Path(args.json), json.dumps(
-            {'machine': machine, 'results': results}, indent=2) + '\n')
+            {'machine': machine, 'results': results, 'sweep': swept}, indent=2) + '\n')
     return 0
 
 

@@ -92,21 +92,42 @@ def test_the_report_names_machine_interpreter_and_targets(
 
 
 def test_the_sweep_reports_its_speed_up_next_to_the_machines_ceiling(tmp_path: Path) -> None:
-    """``bench/sweep.py`` at a tiny size: both sweeps give identical frames (it fails
+    """``bench/sweep.py`` at a tiny size: every sweep gives the same frame (it fails
     otherwise), and the report gives the sweep's speed-up next to the one a bare CPU loop
     got from the same pool, since two virtual cores do not always give two processes twice
-    the speed. The report is written atomically."""
+    the speed. Each side runs ``--repeat`` times, alternating which goes first, and every
+    run is shown beside the fastest, which counts. The report is written atomically."""
     out = tmp_path / 'sweep.md'
     done = subprocess.run(
         [sys.executable, str(ROOT / 'bench' / 'sweep.py'), '--requests', '300',
-         '--spin', '1000', '--out', str(out)],
+         '--spin', '1000', '--repeat', '3', '--out', str(out)],
         capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     assert '8 replications of 300 requests each' in text
-    assert '| workers | sweep, wall s | bare CPU loop (the ceiling), wall s |' in text
-    assert [line.split('|')[1].strip() for line in text.splitlines()
-            if line.startswith('| ') and line[2].isdigit()] == ['1', '2']
-    assert 'both sweeps gave identical frames' in text
-    assert 'A bare CPU loop on the same pool, just after: ' in text
+    assert 'alternating (1 then 2, 2 then 1, 1 then 2 workers)' in text
+    assert ('| workers | sweep, wall s (fastest) | every run | bare CPU loop (the ceiling), '
+            'wall s (fastest) | every run |') in text
+    rows = [line.split('|')[1:-1] for line in text.splitlines()
+            if line.startswith('| ') and line[2].isdigit()]
+    assert [row[0].strip() for row in rows] == ['1', '2']
+    for _, fastest, every, ceiling, ceiling_every in rows:
+        assert fastest.strip() == min(every.split(','), key=float).strip()
+        assert ceiling.strip() == min(ceiling_every.split(','), key=float).strip()
+        assert len(every.split(',')) == len(ceiling_every.split(',')) == 3
+    assert 'all 6 sweeps gave identical frames' in text
+    assert 'The bare CPU loop on the same pool: ' in text
     assert [p.name for p in tmp_path.iterdir()] == ['sweep.md']
+
+
+def test_make_bench_ends_with_the_sweep(report: tuple[dict, str, Path]) -> None:
+    """``bench/run.py`` with no names runs the sweep too, at its ``--scale`` (8
+    replications of 200 requests at this size), after the four benchmarks: its section
+    closes the report and its figures are in the JSON."""
+    data, text, _ = report
+    swept = data['sweep']
+    assert (swept['reps'], swept['requests'], swept['repeat']) == (8, 200, 1)
+    assert [len(swept['sweep_s'][w]) for w in ('1', '2')] == [1, 1]
+    assert swept['speedup'] == min(swept['sweep_s']['1']) / min(swept['sweep_s']['2'])
+    assert text.index('| chat | summary |') < text.index('## Sweep speed-up')
+    assert text.rstrip().endswith("it moves with the host's load).")
