@@ -44,7 +44,7 @@ import gc
 import math
 from collections.abc import Sequence
 from heapq import heappush
-from itertools import pairwise
+from itertools import compress, islice, pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -63,22 +63,23 @@ SHAPES = 512  # broadcast shapes a Fanout remembers (it forgets them all when fu
 
 
 class Shape:
-    """The set of columns one or more broadcasts went to, in the order sent: as an array
-    (``cols``), as a mask over the matrix's columns (``mask``) and whether they ascend (then
-    a row of them is written without indices, see :meth:`Fanout._make`)."""
+    """The set of columns one or more broadcasts went to, in the order sent: as a tuple
+    (``key``), an array (``cols``), a mask over the matrix's columns (``mask``) and whether
+    they ascend (then a row of them is written without indices, see :meth:`Fanout._make`)."""
 
-    __slots__ = ('ascending', 'cols', 'mask')
+    __slots__ = ('ascending', 'cols', 'key', 'mask')
 
     def __init__(self, cols: tuple[int, ...], capacity: int) -> None:
+        self.key = cols
         self.cols = np.array(cols, np.intp)
         self.mask = np.zeros(capacity, dtype=bool)
         self.mask[self.cols] = True
         self.ascending = all(a < b for a, b in pairwise(cols))
 
 
-#: a row as pushed: the columns of its clients (a list, and the same as a Shape), their
-#: event ids (a range, mostly), their jitters (None: the network has none) and the time sent
-Row = tuple[list[int], Shape, Sequence[int], 'np.ndarray | None', float]
+#: a row as pushed: the columns of its clients (their Shape), their event ids (a range,
+#: mostly), their jitters (None: the network has none) and the time sent
+Row = tuple[Shape, Sequence[int], 'np.ndarray | None', float]
 
 
 class Fanout:
@@ -176,10 +177,10 @@ class Fanout:
         shapes[key] = shape
         return shape
 
-    def push(self, message: Any, cols: list[int], shape: Shape, eids: Sequence[int],
+    def push(self, message: Any, shape: Shape, eids: Sequence[int],
              jitters: np.ndarray | None, now: float) -> None:
-        """One broadcast at *now*: *message* reaches column ``cols[i]`` (their *shape*,
-        :meth:`columns`) after its latency without jitter plus ``jitters[i]`` (none: no
+        """One broadcast at *now*: *message* reaches column ``shape.key[i]`` (a
+        :meth:`columns` answer) after its latency without jitter plus ``jitters[i]`` (none: no
         jitter), or later, behind that client's earlier messages (no column twice), under
         event id ``eids[i]``. The row is computed and written into the matrix later, with
         others (:meth:`_make`)."""
@@ -188,7 +189,7 @@ class Fanout:
         if self.made == self.n:
             self.env.unmade[self] = None   # (made when the run would end, see Environment)
         self.msgs.append(message)
-        self.rows.append((cols, shape, eids, jitters, now))
+        self.rows.append((shape, eids, jitters, now))
         self.n += 1
 
     def _make(self) -> None:
@@ -212,16 +213,16 @@ class Fanout:
         del self.env.unmade[self]
         width = len(self.clients)
         rows = self.rows[made:n]
-        if all(row[1].ascending for row in rows):
-            masks = np.array([row[1].mask for row in rows])
+        if all(row[0].ascending for row in rows):
+            masks = np.array([row[0].mask for row in rows])
             mask = masks[:, :width]
-            if rows[0][3] is not None:
+            if rows[0][2] is not None:
                 jitters = np.zeros((n - made, width))
-                jitters[mask] = np.concatenate([row[3] for row in rows])
+                jitters[mask] = np.concatenate([row[2] for row in rows])
                 block = self.base[:width] + jitters
             else:
                 block = np.repeat(self.base[None, :width], n - made, axis=0)
-            block += np.array([row[4] for row in rows])[:, None]
+            block += np.array([row[3] for row in rows])[:, None]
             block[~mask] = -math.inf
             # the first message with the latest arrival: rows in order, columns ascending
             r, col = divmod(int(block.argmax()), width)
@@ -238,17 +239,17 @@ class Fanout:
     def _scatter(self, rows: list[Row], width: int) -> np.ndarray:
         """The rows' arrivals (before the clamp), written by index; -inf where a column is
         not in a row. Also marks them in ``inc``."""
-        counts = [len(row[0]) for row in rows]
-        cols = np.concatenate([row[1].cols for row in rows])
+        counts = [len(row[0].key) for row in rows]
+        cols = np.concatenate([row[0].cols for row in rows])
         arrive = self.base[cols]
-        if rows[0][3] is not None:
-            arrive += np.concatenate([row[3] for row in rows])
-        arrive += np.repeat([row[4] for row in rows], counts)
+        if rows[0][2] is not None:
+            arrive += np.concatenate([row[2] for row in rows])
+        arrive += np.repeat([row[3] for row in rows], counts)
         # the first message with the latest arrival, in the order sent
         i = int(arrive.argmax())
         for r, (row, count) in enumerate(zip(rows, counts, strict=True)):
             if i < count:
-                self._keep_going(float(arrive[i]), self.made + r, row[0][i])
+                self._keep_going(float(arrive[i]), self.made + r, row[0].key[i])
                 break
             i -= count
         where = np.repeat(np.arange(len(rows)), counts)
@@ -270,8 +271,8 @@ class Fanout:
                 heappush(env._queue, (top, 1, self._eid(r, col), Noop()))
 
     def _eid(self, r: int, col: int) -> int:
-        cols, _, eids, _, _ = self.rows[r]
-        return eids[cols.index(col)]
+        shape, eids, _, _ = self.rows[r]
+        return eids[shape.key.index(col)]
 
     def settle(self, client: WebSocket) -> None:
         """Move *client*'s messages from its column to its own queue (in order)."""
@@ -347,27 +348,22 @@ class Fanout:
         n, width = self.n, len(self.clients)
         time = env.key[0]
         cur, clients = self.cur, self.clients
-        passed = np.count_nonzero(self.at[:n, :width] < time, axis=0)
-        handed = self.inc[:n, :width].copy()
-        rows = np.arange(n)[:, None]
-        handed &= (rows >= np.array(cur)[None, :]) & (rows < passed[None, :])
-        # every handed-over message, grouped by column (row order within one): one gather
-        picked = np.nonzero(handed.T)[1]
-        msgs = np.empty(n, dtype=object)
-        msgs[:] = self.msgs
-        out = msgs[picked].tolist()
-        ends = np.cumsum(np.count_nonzero(handed, axis=0)).tolist()
-        begin = 0
-        for col, cut in enumerate(passed.tolist()):
-            end = ends[col]
-            client = clients[col]
-            if cut > cur[col] and client is not None:
-                if end > begin:
-                    if client._flying:   # its own queue comes first (and has arrived too)
-                        catch_up_own(client)
-                    list.extend(client.received, out[begin:end])
-                cur[col] = cut
-            begin = end
+        passed = np.count_nonzero(self.at[:n, :width] < time, axis=0).tolist()
+        # which rows each client is in, column after column: a column's rows from start to
+        # cut are flags[col * n + start:col * n + cut], one byte each (1: in the row)
+        flags = self.inc[:n, :width].T.tobytes()
+        msgs = self.msgs
+        for col, cut in enumerate(passed):
+            start = cur[col]
+            if cut > start:
+                client = clients[col]
+                if client is not None:
+                    mine = flags[col * n + start:col * n + cut]
+                    if 1 in mine:
+                        if client._flying:   # its own queue comes first (and has arrived too)
+                            catch_up_own(client)
+                        list.extend(client.received, compress(islice(msgs, start, cut), mine))
+                    cur[col] = cut
         self._drop(min((c for c, w in zip(cur, clients, strict=True) if w is not None), default=n))
 
     def _drop(self, k: int) -> None:

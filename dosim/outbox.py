@@ -137,7 +137,12 @@ class Outbox:
         fan = hub.fan
         if fan.watched or self._sim.faults.latency_spikes or 4 * len(cols) < len(fan.clients):
             self._one_by_one(fan, cols, eids, message, hub)
-            return
+        else:
+            self._push(fan, cols, eids, message, hub)
+
+    def _push(self, fan: Fanout, cols: list[int], eids: Sequence[int], message: Any,
+              hub: SocketHub) -> None:
+        """The batch as one row of *fan*, or one by one if it names a socket twice."""
         shape = fan.columns(cols)
         if shape is None:   # a socket twice: its clamps chain
             self._one_by_one(fan, cols, eids, message, hub)
@@ -152,7 +157,7 @@ class Outbox:
         # taken now; its arithmetic done for many rows at once (Fanout._make)
         net = self._sim.network
         jitters = net._jitters.take(len(cols)) if net._jitter_scale else None
-        fan.push(message, cols, shape, eids, jitters, self._env._now)
+        fan.push(message, shape, eids, jitters, self._env._now)
 
     def _route(self, fan: Fanout, col: int, hub: SocketHub) -> tuple[Any, ...]:
         """(client, latency without jitter, the client's place) of a column's socket."""
