@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import ctypes
 import gc
-from itertools import islice, permutations
+from itertools import compress, islice, permutations
 from typing import Any, ClassVar
 
 import pytest
 
 import dosim
-from dosim.fanout import ROWS, SHAPES, Fanout
+from dosim.fanout import ROWS, SHAPES, Fanout, _hand_over
 from dosim.websocket import WebSocketPair
 from tests.test_inflight import room
 
@@ -197,6 +197,20 @@ def test_more_broadcasts_in_flight_than_the_matrix_has_rows():
     script = [(2_000 + 0.01 * i, i % 2, f'm{i}') for i in range(3 * ROWS)]
     got = same_at_both_levels(script=script, clients=3, looks=50)
     assert len(got['received'][2]) == 3 * ROWS
+
+
+@pytest.mark.parametrize('share', [1.0, 0.99, 0.9, 0.5, 0.02])
+def test_a_trim_hands_each_client_the_rows_it_is_in(share):
+    """A trim hands a client the messages of the rows it is in, in order: for a room's
+    client nearly every row (whole slices between the few it is not in), for others few
+    (one by one). Either way, what ``itertools.compress`` would pick."""
+    rnd = dosim.Simulation(seed=7).stream('test')
+    msgs = [f'm{i}' for i in range(ROWS)]
+    for start, cut in [(0, ROWS), (5, ROWS), (17, 200), (30, 31), (40, 40)]:
+        flags = bytes(rnd.random() < share for _ in range(cut - start))
+        received = ['before']
+        _hand_over(received, msgs, start, flags)
+        assert received == ['before', *compress(msgs[start:cut], flags)]
 
 
 def test_clients_lists_leave_the_young_generation_at_the_first_trim():
