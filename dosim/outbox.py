@@ -137,12 +137,7 @@ class Outbox:
         fan = hub.fan
         if fan.watched or self._sim.faults.latency_spikes or 4 * len(cols) < len(fan.clients):
             self._one_by_one(fan, cols, eids, message, hub)
-        else:
-            self._push(fan, cols, eids, message, hub)
-
-    def _push(self, fan: Fanout, cols: list[int], eids: Sequence[int], message: Any,
-              hub: SocketHub) -> None:
-        """The batch as one row of *fan*, or one by one if it names a socket twice."""
+            return
         shape = fan.columns(cols)
         if shape is None:   # a socket twice: its clamps chain
             self._one_by_one(fan, cols, eids, message, hub)
