@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 from simpy.events import Event
 
 from . import errors
 from .context import Wake, wake_after
+from .heap import heappush
 from .http import Request, Response
 from .values import clone_in, clone_out
 

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from heapq import heappush
 from typing import TYPE_CHECKING, Any, Final
+
+from .heap import heappush
 
 if TYPE_CHECKING:
     from .invocation import Invocation

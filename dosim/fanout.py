@@ -43,12 +43,12 @@ from __future__ import annotations
 import gc
 import math
 from collections.abc import Sequence
-from heapq import heappush
 from itertools import compress, islice, pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .heap import heappush
 from .inflight import Noop, catch_up_own
 
 if TYPE_CHECKING:

@@ -37,8 +37,9 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from heapq import heappush
 from typing import TYPE_CHECKING, Any
+
+from .heap import heappush
 
 if TYPE_CHECKING:
     from .websocket import WebSocket

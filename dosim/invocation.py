@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable, Generator
-from heapq import heappush
 from typing import TYPE_CHECKING, Any, Final
 
 from simpy.events import Event
@@ -26,6 +25,7 @@ from simpy.events import Event
 from . import errors
 from .context import Compute, Ms, Timer, active
 from .errors import Aborted
+from .heap import heappush
 from .storage import Held, Storage, StorageResult
 from .transaction import Nested
 

@@ -15,7 +15,6 @@ needs a new stub.
 from __future__ import annotations
 
 import math
-from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 from simpy.events import Event
@@ -24,6 +23,7 @@ from . import errors
 from .actor import Actor
 from .call import Call, make_request
 from .context import active
+from .heap import heappush
 from .http import Request
 from .ids import DurableObjectId
 from .storage import storage_settings

@@ -35,10 +35,10 @@ recorded, one by one, and nothing is batched.
 from __future__ import annotations
 
 import math
-from heapq import heappush
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
+from .heap import heappush
 from .inflight import send as in_flight
 
 if TYPE_CHECKING:

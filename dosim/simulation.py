@@ -12,7 +12,6 @@ import gc
 import math
 import types
 from collections.abc import Generator
-from heapq import heappop, heappush
 from typing import Any
 
 import pandas as pd
@@ -24,6 +23,7 @@ from .actor import METERS
 from .config import Config
 from .context import Lane, Watchdogs, active
 from .faults import Faults
+from .heap import heappop, heappush
 from .namespace import DurableObjectNamespace
 from .network import Network
 from .object import DurableObject, Env
@@ -112,6 +112,10 @@ class Environment(simpy.Environment):
             if raise_it:
                 gc.set_threshold(*thresholds)
         return None
+
+    def schedule(self, event: Event, priority: EventPriority = NORMAL, delay: float = 0) -> None:
+        """As :meth:`simpy.Environment.schedule`, through :func:`dosim.heap.heappush`."""
+        heappush(self._queue, (self._now + delay, priority, next(self._eid), event))
 
     def step(self) -> None:
         """As :meth:`simpy.Environment.step`, keeping :attr:`key` (process one event)."""

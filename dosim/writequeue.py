@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .context import Ms, active
+from .heap import heappush
 from .store import DELETED
 
 if TYPE_CHECKING:
