@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import heapq
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_extensions import i64  # a C integer to mypyc: list indexing without checks
 
 __all__ = ['heappop', 'heappush']
 
@@ -56,9 +59,9 @@ def _before(a: Entry, b: Entry) -> bool:
 def heappush(heap: list[Entry], item: Entry) -> None:
     """Push *item* onto *heap*, keeping it a heap (:func:`heapq.heappush`)."""
     heap.append(item)
-    pos = len(heap) - 1
+    pos: i64 = len(heap) - 1
     while pos > 0:
-        parentpos = (pos - 1) >> 1
+        parentpos: i64 = (pos - 1) >> 1
         parent = heap[parentpos]
         if not _before(item, parent):
             break
@@ -75,18 +78,18 @@ def heappop(heap: list[Entry]) -> Entry:
     if not heap:
         return last
     top = heap[0]
-    end = len(heap)
-    pos = 0
-    child = 1
+    end: i64 = len(heap)
+    pos: i64 = 0
+    child: i64 = 1
     while child < end:
-        right = child + 1
+        right: i64 = child + 1
         if right < end and not _before(heap[child], heap[right]):
             child = right
         heap[pos] = heap[child]
         pos = child
         child = 2 * pos + 1
     while pos > 0:
-        parentpos = (pos - 1) >> 1
+        parentpos: i64 = (pos - 1) >> 1
         parent = heap[parentpos]
         if not _before(last, parent):
             break
