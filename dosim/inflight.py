@@ -21,7 +21,7 @@ order: a WebSocket is one ordered stream) and hands them over when someone looks
 * a message is also put in the queue (as an event that does nothing) when it arrives later
   than anything sent before it, so that a run ends at the same time as if every delivery
   were an event (once no event is left, everything up to that time has arrived:
-  :data:`dosim.simulation.AFTER_ALL`);
+  :data:`dosim.loop.AFTER_ALL`);
 * a client's queue is also trimmed when messages are sent to it (arrived ones handed over
   once it holds :data:`TRIM`), so that it never holds many more than are in flight.
 

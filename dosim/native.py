@@ -43,8 +43,9 @@ from typing import Any
 __all__ = ['MANIFEST', 'MODULES', 'build', 'choose', 'compiled', 'status']
 
 #: the modules compiled, all in the package ``dosim``: the lifecycle, an invocation's driver,
-#: storage with its write queue, alarms, and the timers and event queue they share
-MODULES = ('heap', 'context', 'lifecycle', 'actor', 'invocation', 'storage', 'writequeue', 'alarms')
+#: storage with its write queue, alarms, and the timers, event queue and event loop they share
+MODULES = ('heap', 'loop', 'context', 'lifecycle', 'actor', 'invocation', 'storage', 'writequeue',
+           'alarms')
 GROUP = 'dosim._native'   # the shared library that holds them all (dosim/_native__mypyc...)
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / '_native.json'

@@ -23,7 +23,8 @@ from .actor import METERS
 from .config import Config
 from .context import Lane, Watchdogs, active
 from .faults import Faults
-from .heap import heappop, heappush
+from .heap import heappush
+from .loop import AFTER_ALL, run_loop
 from .namespace import DurableObjectNamespace
 from .network import Network
 from .object import DurableObject, Env
@@ -46,10 +47,6 @@ GC_YOUNG_THRESHOLD = 100_000
 #: collection of the default visited every object made since the start, 1.3 s of 63, and
 #: found nothing to free. It still comes, every ten million allocations.
 GC_MIDDLE_THRESHOLD = 100
-
-#: A priority after SimPy's two (urgent 0, normal 1): :attr:`Environment.key` once no event is
-#: left -- every event at that time, whatever its id, has happened.
-AFTER_ALL = 2
 
 _new_timeout = Timeout.__new__
 
@@ -143,29 +140,8 @@ class Environment(simpy.Environment):
         return bool(self._queue)
 
     def _loop(self) -> None:
-        """:meth:`simpy.Environment.step` until an exception ends it."""
-        queue = self._queue
-        while True:
-            try:
-                self.key = key = heappop(queue)
-            except IndexError:
-                if self.unmade and self._make_unmade():
-                    continue
-                self.key = (self._now, AFTER_ALL, 0, None)   # everything at now has happened
-                raise EmptySchedule from None
-            self._now, _, _, event = key
-            callbacks, event.callbacks = event.callbacks, None
-            try:
-                for callback in callbacks:
-                    callback(event)
-            except StopSimulation:
-                event.callbacks = callbacks[callbacks.index(callback) + 1:]
-                self.schedule(event, EventPriority(-1))
-                raise
-            if not event._ok and not hasattr(event, '_defused'):
-                exc = type(event._value)(*event._value.args)
-                exc.__cause__ = event._value
-                raise exc
+        """:meth:`simpy.Environment.step` until an exception ends it (:mod:`dosim.loop`)."""
+        run_loop(self)
 
 
 class Simulation:

@@ -52,7 +52,7 @@ def test_this_process_runs_the_way_it_was_asked_to() -> None:
         return
     needs_build()
     assert native.compiled() == native.MODULES
-    assert native.status().startswith('compiled with mypyc: heap, context, lifecycle')
+    assert native.status().startswith('compiled with mypyc: heap, loop, context, lifecycle')
 
 
 FRAMES = """
