@@ -5,12 +5,12 @@ priority, event id, event)``: the :mod:`heapq` module pushes and pops them, comp
 entries as tuples. A tuple comparison is generic: each item is first compared for equality,
 then the first unequal pair again for order, each through Python's comparison protocol --
 about 150 machine instructions, and a pop from a queue of a thousand events makes about a
-dozen of them. In ``many`` (``bench/``) that was an eighth of all the work.
+dozen of them. In ``many`` (``bench/``) that was about an eighth of all its instructions.
 
 :func:`heappush` and :func:`heappop` are :mod:`heapq`'s algorithms, written here so that
 :mod:`dosim.native` compiles them: two entries are compared by their time (as C doubles
 when both are floats), then priority, then event id, which is the order the tuples have,
-for a quarter of the instructions. The queue stays a list of the same tuples, so SimPy's
+for well under half the instructions. The queue stays a list of the same tuples, so SimPy's
 own :func:`heapq` calls (``Environment.step``) keep working on it, and every event happens
 in the same order.
 
