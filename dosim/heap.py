@@ -59,21 +59,13 @@ def _before(a: Entry, b: Entry) -> bool:
 def heappush(heap: list[Entry], item: Entry) -> None:
     """Push *item* onto *heap*, keeping it a heap (:func:`heapq.heappush`)."""
     heap.append(item)
-    pos: i64 = len(heap) - 1
-    while pos > 0:
-        parentpos: i64 = (pos - 1) >> 1
-        parent = heap[parentpos]
-        if not _before(item, parent):
-            break
-        heap[pos] = parent
-        pos = parentpos
-    heap[pos] = item
+    _rise(heap, item, len(heap) - 1)
 
 
 def heappop(heap: list[Entry]) -> Entry:
     """Pop the smallest item off *heap*, keeping it a heap (:func:`heapq.heappop`: the hole
-    at the top moves down to a leaf along the smaller children, then the last item moves
-    up from there to its place). Raises :class:`IndexError` if *heap* is empty."""
+    at the top moves down to a leaf along the smaller children, then the last item rises
+    from there to its place). Raises :class:`IndexError` if *heap* is empty."""
     last = heap.pop()
     if not heap:
         return last
@@ -88,15 +80,21 @@ def heappop(heap: list[Entry]) -> Entry:
         heap[pos] = heap[child]
         pos = child
         child = 2 * pos + 1
+    _rise(heap, last, pos)
+    return top
+
+
+def _rise(heap: list[Entry], item: Entry, pos: i64) -> None:
+    """Put *item* in the hole at *pos*, or above it: its parents that come after it move
+    down one place each (heapq's ``_siftdown``)."""
     while pos > 0:
         parentpos: i64 = (pos - 1) >> 1
         parent = heap[parentpos]
-        if not _before(last, parent):
+        if not _before(item, parent):
             break
         heap[pos] = parent
         pos = parentpos
-    heap[pos] = last
-    return top
+    heap[pos] = item
 
 
 def _compiled() -> bool:
