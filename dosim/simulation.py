@@ -52,9 +52,10 @@ _new_timeout = Timeout.__new__
 
 
 class Environment(simpy.Environment):
-    """SimPy's environment with :meth:`run`'s loop written out: the same steps in the same
-    order as ``while True: self.step()``, without a method call per event (a simulation of
-    a million requests processes several million events). While it runs, the garbage
+    """SimPy's environment with :meth:`run`'s loop written out (:func:`dosim.loop.run_loop`):
+    the same steps in the same order as ``while True: self.step()``, without a method call
+    per event (a simulation of a million requests processes several million events), and
+    its queue pushed and popped by :mod:`dosim.heap`. While it runs, the garbage
     collector's first two thresholds are at least :data:`GC_YOUNG_THRESHOLD` and
     :data:`GC_MIDDLE_THRESHOLD` (restored after)."""
 
