@@ -97,7 +97,7 @@ class Environment(simpy.Environment):
         if raise_it:
             gc.set_threshold(GC_YOUNG_THRESHOLD, max(middle, GC_MIDDLE_THRESHOLD), old)
         try:
-            self._loop()
+            run_loop(self)
         except StopSimulation as exc:
             return exc.args[0]  # == until.value
         except EmptySchedule:
@@ -139,10 +139,6 @@ class Environment(simpy.Environment):
         for fan in list(self.unmade):
             fan._make()
         return bool(self._queue)
-
-    def _loop(self) -> None:
-        """:meth:`simpy.Environment.step` until an exception ends it (:mod:`dosim.loop`)."""
-        run_loop(self)
 
 
 class Simulation:
