@@ -119,6 +119,9 @@ def markdown(results: list[dict[str, Any]], machine: dict[str, Any], took: float
         f"Python {machine['python']} ({machine['interpreter']}), "
         f"SimPy {machine['simpy']}; dosim runtime {machine['runtime']}; `bench/run.py` "
         f"{' '.join(machine['argv']) or '(defaults)'}; {took:,.0f} s in all.", '']
+    host = host_line(results, machine.get('steal_s'))
+    if host:
+        lines += [host, '']
     if results:
         lines += table(results)
     if swept is not None:
@@ -216,6 +219,34 @@ def machine_info(argv: list[str]) -> dict[str, Any]:
             'runtime': native.status()}
 
 
+def steal_s(stat: Path = Path('/proc/stat')) -> float | None:
+    """The CPU time the hypervisor gave to others while this guest's CPUs wanted it (the
+    *steal* column of the first line of ``/proc/stat``), in seconds since boot; ``None``
+    where there is no such file (not Linux). A shared machine slows a run down in two ways:
+    time taken away, which this counts, and contention for the caches and memory bandwidth
+    the host's tenants share, which it does not (see bench/README.md)."""
+    try:
+        fields = stat.read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    if fields[:1] != ['cpu'] or len(fields) < 9:
+        return None
+    return int(fields[8]) / os.sysconf('SC_CLK_TCK')
+
+
+def host_line(results: list[dict[str, Any]], steal: float | None) -> str:
+    """How fast the host was: the baseline's slowest and fastest run (the same bare SimPy
+    queue in every benchmark's process) and the steal time over the whole run."""
+    rates = [b['requests'] / b['wall_s'] for res in results for b in res['baselines']]
+    parts = []
+    if rates:
+        parts.append(f'the bare SimPy baseline ran at {min(rates):,.0f} to {max(rates):,.0f} '
+                     'arrivals per wall second')
+    if steal is not None:
+        parts.append(f'steal time (CPU time the host gave to others) rose by {steal:.2f} s')
+    return ('How fast the host was: ' + '; '.join(parts) + '.') if parts else ''
+
+
 def positive(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -252,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                          f'{", ".join((*BENCHMARKS, SWEEP))}')
     if args.repeat is not None and args.repeat < 1:
         parser.error(f'--repeat must be >= 1, got {args.repeat}')
-    start = time.perf_counter()
+    start, stolen = time.perf_counter(), steal_s()
     results, swept = [], None
     for name in names:
         if name == SWEEP:
@@ -265,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
             repeat = args.repeat or (3 if name == 'hot' else 2)
             results.append(run_child(name, args.scale, level, args.seed, repeat))
     machine = machine_info(argv)
+    now_stolen = steal_s()
+    if stolen is not None and now_stolen is not None:
+        machine['steal_s'] = now_stolen - stolen
     report = markdown(results, machine, time.perf_counter() - start, swept)
     write_atomically(Path(args.out), report)
     print('\n' + report)

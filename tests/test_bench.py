@@ -10,7 +10,9 @@ and every broadcast happens (each run checks itself and fails loudly otherwise) 
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +91,43 @@ def test_the_report_names_machine_interpreter_and_targets(
     assert '| ratio >= 0.5 |' in text
     assert '| < 60 s and < 2 GB |' in text
     assert sorted(p.name for p in out.iterdir()) == ['bench.json', 'bench.md']
+
+
+def test_the_report_says_how_fast_the_host_was(report: tuple[dict, str, Path]) -> None:
+    """The same model runs two to four times as fast on one host as on another of the same
+    kind, so the report says how fast its host was: the bare SimPy baseline's slowest and
+    fastest run (every benchmark's process runs it), and on Linux how much CPU time the
+    hypervisor gave to others over the run (steal)."""
+    data, text, _ = report
+    rates = [b['requests'] / b['wall_s'] for res in data['results'] for b in res['baselines']]
+    line = f'the bare SimPy baseline ran at {min(rates):,.0f} to {max(rates):,.0f} arrivals'
+    assert line in text
+    if Path('/proc/stat').exists():
+        assert data['machine']['steal_s'] >= 0
+        assert f"rose by {data['machine']['steal_s']:.2f} s" in text
+
+
+def _bench_run(monkeypatch: pytest.MonkeyPatch):   # bench/run.py as a module
+    monkeypatch.setattr(sys, 'path', list(sys.path))   # (it puts bench/ first on the path)
+    spec = importlib.util.spec_from_file_location('bench_run', ROOT / 'bench' / 'run.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_steal_is_the_eighth_figure_of_proc_stat(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``/proc/stat``'s first line counts each kind of CPU time since boot, in clock ticks:
+    user, nice, system, idle, iowait, irq, softirq, steal, ... Older kernels have fewer
+    columns, and other systems no such file: then nothing is said of steal."""
+    steal_s = _bench_run(monkeypatch).steal_s
+    stat = tmp_path / 'stat'
+    stat.write_text('cpu  11110 0 1760 27825 88 0 31 700 0 0\n'
+                    'cpu0 5555 0 880 13912 44 0 15 350 0 0\n')
+    assert steal_s(stat) == 700 / os.sysconf('SC_CLK_TCK')
+    stat.write_text('cpu  11110 0 1760 27825\n')
+    assert steal_s(stat) is None
+    assert steal_s(tmp_path / 'missing') is None
 
 
 def test_the_sweep_reports_its_speed_up_next_to_the_machines_ceiling(tmp_path: Path) -> None:
