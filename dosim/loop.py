@@ -21,7 +21,7 @@ from simpy.core import EmptySchedule, StopSimulation
 
 from .heap import heappop
 
-__all__ = ['AFTER_ALL', 'run_loop']
+__all__ = ['AFTER_ALL', 'ran_dry', 'run_loop']
 
 #: A priority after SimPy's two (urgent 0, normal 1): ``env.key`` once no event is left --
 #: every event at that time, whatever its id, has happened.
@@ -37,10 +37,8 @@ def run_loop(env: Any) -> None:
         try:
             key = heappop(queue)
         except IndexError:
-            if env.unmade and env._make_unmade():
-                continue
-            env.key = (env._now, AFTER_ALL, 0, None)   # everything at now has happened
-            raise EmptySchedule from None
+            ran_dry(env)
+            continue
         env.key = key
         env._now = key[0]
         event: Any = key[3]
@@ -58,3 +56,14 @@ def run_loop(env: Any) -> None:
             exc = type(event._value)(*event._value.args)
             exc.__cause__ = event._value
             raise exc
+
+
+def ran_dry(env: Any) -> None:
+    """*env*'s queue is empty. Compute the broadcast rows still waiting, which puts their
+    latest arrival in the queue if it is still to come, and return if the queue now holds
+    an event. Otherwise every event at this time has happened: ``env.key`` says so, and
+    :class:`EmptySchedule` ends the run (or the step)."""
+    if env.unmade and env._make_unmade():
+        return
+    env.key = (env._now, AFTER_ALL, 0, None)
+    raise EmptySchedule from None

@@ -24,7 +24,7 @@ from .config import Config
 from .context import Lane, Watchdogs, active
 from .faults import Faults
 from .heap import heappush
-from .loop import AFTER_ALL, run_loop
+from .loop import ran_dry, run_loop
 from .namespace import DurableObjectNamespace
 from .network import Network
 from .object import DurableObject, Env
@@ -117,13 +117,9 @@ class Environment(simpy.Environment):
 
     def step(self) -> None:
         """As :meth:`simpy.Environment.step`, keeping :attr:`key` (process one event)."""
-        if not self._queue and self.unmade:
-            self._make_unmade()
-        try:
-            self.key = self._queue[0]
-        except IndexError:
-            self.key = (self._now, AFTER_ALL, 0, None)
-            raise EmptySchedule from None
+        if not self._queue:
+            ran_dry(self)
+        self.key = self._queue[0]
         super().step()
 
     def peek(self) -> float:
